@@ -1,0 +1,1 @@
+"""wengang (稳岗): village employment assistance against poverty relapse."""

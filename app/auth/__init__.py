@@ -1,0 +1,1 @@
+"""Accounts, logins (WeChat, password, client credentials), tokens and the caller's scope."""

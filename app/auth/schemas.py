@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, Field
+
+from app.auth.models import AccountKind, Role
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    role: Role
+    kind: AccountKind
+    username: str | None
+    display_name: str
+    phone: str | None = Field(description="Masked, e.g. `138****5678`.")
+    region_codes: list[str] = Field(
+        description="A manager's region or a coordinator's villages; empty for others."
+    )
+    wechat_bound: bool
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    user: UserOut
+
+
+class WeChatCode(BaseModel):
+    code: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The code from `wx.login` or from the phone-number button.",
+    )
+
+
+class WeChatLoginResponse(TokenResponse):
+    created: bool = Field(description="True when this WeChat user was seen for the first time.")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class LogoutRequest(BaseModel):
+    refresh_token: str | None = Field(
+        default=None, max_length=256, description="The session to end; omit with `everywhere`."
+    )
+    everywhere: bool = Field(
+        default=False, description="End every session of this account, on every device."
+    )

@@ -1,0 +1,261 @@
+"""The `wengang` command: serve, worker, migrate, seed, accounts, OpenAPI, and `dev`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from app.core.config import PROJECT_ROOT, Settings, get_settings
+
+OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
+
+
+def load_settings() -> Settings:
+    """Settings, or a clear message and exit status 2 (e.g. production with dev secrets)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        messages = "; ".join(str(err.get("msg", "")) for err in exc.errors())
+        print(f"wengang: refusing to start: {messages}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def cmd_worker(_: argparse.Namespace) -> None:
+    load_settings()
+    from workers.main import run
+
+    run()
+
+
+def migrate(database_url: str | None = None, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    command.upgrade(config, revision)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    migrate(settings.database_url, args.revision)
+    print(f"database migrated to {args.revision}")
+
+
+async def _with_session(settings: Settings, work: Callable[..., object]) -> object:
+    from app.core.db import Database
+
+    database = Database(settings)
+    try:
+        async with database.sessionmaker.begin() as session:
+            return await work(session)  # type: ignore[misc]
+    finally:
+        await database.dispose()
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from app.auth.models import Role
+    from app.auth.service import create_user
+    from app.core.errors import AppError
+
+    settings = load_settings()
+    regions = [code for code in (args.region or []) if code]
+
+    async def work(session: object) -> object:
+        return await create_user(
+            session,  # type: ignore[arg-type]
+            settings,
+            role=Role(args.role),
+            username=args.username,
+            password=args.password,
+            region_codes=regions,
+            display_name=args.name or args.username,
+            phone=args.phone,
+        )
+
+    try:
+        user = asyncio.run(_with_session(settings, work))
+    except AppError as exc:
+        print(f"wengang: {exc.detail or exc.title}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"created {args.role} {args.username} ({user.id})")  # type: ignore[attr-defined]
+
+
+def cmd_create_client(args: argparse.Namespace) -> None:
+    from app.auth.service import create_client
+    from app.core.errors import AppError
+
+    settings = load_settings()
+
+    async def work(session: object) -> object:
+        return await create_client(session, settings, name=args.name, region_code=args.region)  # type: ignore[arg-type]
+
+    try:
+        client, secret = asyncio.run(_with_session(settings, work))  # type: ignore[misc]
+    except AppError as exc:
+        print(f"wengang: {exc.detail or exc.title}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"client_id={client.username}\nclient_secret={secret}\n(the secret is shown only now)")
+
+
+async def _import_regions(settings: Settings, path: Path) -> None:
+    from app.core.db import Database
+    from app.regions.importer import import_regions
+
+    database = Database(settings)
+    try:
+        async with database.engine.begin() as connection:
+            report = await import_regions(connection, path)
+    finally:
+        await database.dispose()
+    print(
+        f"read {report.read} rows: {report.inserted} new, {report.updated} changed, "
+        f"{len(report.errors)} rejected"
+    )
+    for line, reason in report.errors[:50]:
+        print(f"  line {line}: {reason}")
+
+
+def cmd_import_regions(args: argparse.Namespace) -> None:
+    asyncio.run(_import_regions(load_settings(), Path(args.file)))
+
+
+async def seed_demo(settings: Settings) -> list[object]:
+    from app.core.db import Database
+    from app.demo.seed import seed_accounts, seed_regions
+
+    database = Database(settings)
+    try:
+        async with database.engine.begin() as connection:
+            await seed_regions(connection)
+        async with database.sessionmaker.begin() as session:
+            return list(await seed_accounts(session, settings))
+    finally:
+        await database.dispose()
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> None:
+    settings = load_settings()
+    if settings.app_env == "production":
+        print("wengang: seed-demo refuses to run with APP_ENV=production", file=sys.stderr)
+        raise SystemExit(2)
+    created = asyncio.run(seed_demo(settings))
+    print(f"demo county seeded ({len(created)} new accounts)")
+
+
+def openapi_document() -> str:
+    from app.main import create_app
+
+    schema = create_app(Settings(database_url=None, redis_url=None)).openapi()
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def cmd_openapi(args: argparse.Namespace) -> None:
+    document = openapi_document()
+    target = Path(args.output)
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != document:
+            print(f"{target} is stale: run `wengang openapi` and commit it", file=sys.stderr)
+            raise SystemExit(1)
+        print(f"{target} is up to date")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(document, encoding="utf-8")
+    print(f"wrote {target}")
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    from app.devserver import run_dev
+
+    run_dev(port=args.port, with_worker=not args.no_worker)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wengang", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run everything on embedded defaults with demo data")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--no-worker", action="store_true", help="do not start the arq worker")
+    dev.set_defaults(handler=cmd_dev)
+
+    serve = commands.add_parser("serve", help="run the API")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("worker", help="run the arq worker").set_defaults(handler=cmd_worker)
+
+    migrate_cmd = commands.add_parser("migrate", help="apply database migrations")
+    migrate_cmd.add_argument("--revision", default="head")
+    migrate_cmd.set_defaults(handler=cmd_migrate)
+
+    user = commands.add_parser("create-user", help="create a person's account")
+    user.add_argument("--username", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument(
+        "--role", required=True, choices=["villager", "coordinator", "manager", "admin"]
+    )
+    user.add_argument(
+        "--region",
+        action="append",
+        help="a manager's region, or a coordinator's village (repeat for several villages)",
+    )
+    user.add_argument("--name", help="display name")
+    user.add_argument("--phone", help="phone for WeChat phone binding")
+    user.set_defaults(handler=cmd_create_user)
+
+    client = commands.add_parser("create-client", help="create a county API client")
+    client.add_argument("--name", required=True)
+    client.add_argument("--region", required=True)
+    client.set_defaults(handler=cmd_create_client)
+
+    regions = commands.add_parser("import-regions", help="import an official division code csv")
+    regions.add_argument("file")
+    regions.set_defaults(handler=cmd_import_regions)
+
+    seed = commands.add_parser("seed-demo", help="seed the demo county")
+    seed.set_defaults(handler=cmd_seed_demo)
+
+    openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--output", default=str(OPENAPI_PATH))
+    openapi.add_argument("--check", action="store_true", help="fail if the file is stale")
+    openapi.set_defaults(handler=cmd_openapi)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Every setting of the service, read once from the environment or `.env`."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Development defaults for secrets. They make `make dev` work out of the box and are refused
+# when APP_ENV=production (see `Settings.refuse_development_secrets`).
+DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
+DEV_PII_KEY = "ZGV2LXBpaS1rZXktY2hhbmdlLW1lLTAxMjM0NTY3ODk="  # base64 of a 32-byte dev key
+DEV_PII_INDEX_KEY = "dev-pii-index-key-change-me"
+DEV_WECHAT_APP_SECRET = "dev-wechat-secret"
+DEV_FEED_TOKEN = "dev-feed-token"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URL forms people paste (`postgres://`, `postgresql://`) and use asyncpg."""
+    for prefix in (
+        "postgres://",
+        "postgresql://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+    ):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    # Where `wengang dev` keeps its embedded PostgreSQL and Redis; survives restarts.
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    database_url: str | None = None
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    redis_url: str | None = None
+
+    jwt_secret: str = DEV_JWT_SECRET
+    # Older signing secrets still accepted for verification while tokens signed by them live
+    # (comma separated); rotate by moving JWT_SECRET here and setting a new one.
+    jwt_previous_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwt_issuer: str = "wengang"
+    jwt_audience: str = "wengang-api"
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A phone that lost the answer to a refresh may present the spent token again this soon
+    # without its family being revoked.
+    refresh_reuse_grace_seconds: int = 10
+
+    pii_key: str = DEV_PII_KEY
+    pii_index_key: str = DEV_PII_INDEX_KEY
+
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_app_id: str = "wx-dev-app"
+    wechat_app_secret: str = DEV_WECHAT_APP_SECRET
+    wechat_timeout_seconds: float = 5.0
+
+    feed_url: str = "http://127.0.0.1:8001"
+    feed_token: str = DEV_FEED_TOKEN
+
+    # Login throttling: failed attempts per account, attempts per client address.
+    login_account_max_failures: int = 5
+    login_account_window_seconds: int = 15 * 60
+    login_address_max_attempts: int = 30
+    login_address_window_seconds: int = 60
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else value
+
+    @field_validator("jwt_previous_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def refuse_development_secrets(self) -> Settings:
+        if self.app_env != "production":
+            return self
+        defaults = {
+            "JWT_SECRET": (self.jwt_secret, DEV_JWT_SECRET),
+            "PII_KEY": (self.pii_key, DEV_PII_KEY),
+            "PII_INDEX_KEY": (self.pii_index_key, DEV_PII_INDEX_KEY),
+            "WECHAT_APP_SECRET": (self.wechat_app_secret, DEV_WECHAT_APP_SECRET),
+            "FEED_TOKEN": (self.feed_token, DEV_FEED_TOKEN),
+        }
+        unchanged = [name for name, (value, default) in defaults.items() if value == default]
+        if unchanged:
+            raise ValueError(
+                "APP_ENV=production but these secrets still have their development defaults: "
+                + ", ".join(unchanged)
+            )
+        if len(self.jwt_secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters in production")
+        if not self.database_url or not self.redis_url:
+            raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
+        return self
+
+    @property
+    def jwt_keys(self) -> dict[str, str]:
+        """Signing keys by key id; the first is the one new tokens are signed with."""
+        secrets = [self.jwt_secret, *self.jwt_previous_secrets]
+        return {key_id(secret): secret for secret in secrets}
+
+    @property
+    def jwt_current_kid(self) -> str:
+        return key_id(self.jwt_secret)
+
+
+def key_id(secret: str) -> str:
+    # A key id derived from the secret: stable, and reveals nothing usable about it.
+    return hashlib.sha256(b"wengang-kid:" + secret.encode()).hexdigest()[:16]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,91 @@
+"""Database engine, declarative base with named constraints, and the per-request session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, Uuid, func
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.core.config import Settings
+from app.core.errors import AppError
+
+# Every constraint and index gets a predictable name, so migrations can drop and alter them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012
+        datetime: DateTime(timezone=True),
+        uuid.UUID: Uuid(as_uuid=True),
+    }
+
+
+class UUIDPrimaryKey:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Database:
+    """One engine and session factory per process (API, worker, CLI command)."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set (use `wengang dev` for embedded defaults)")
+        self.engine: AsyncEngine = create_async_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_pre_ping=False,
+            connect_args={"server_settings": {"application_name": "wengang"}},
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session, committed at the boundary once the endpoint has returned.
+
+    Used with `scope="function"` so the commit happens before the response is sent: a failed
+    commit answers an error instead of a success the database never stored.
+    """
+    from app.core.queue import send_pending_jobs  # local: queue imports this module's types
+
+    database: Database = request.app.state.db
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except AppError as exc:
+            await (session.commit() if exc.keeps_changes else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        await send_pending_jobs(session, request.app.state.arq)
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,106 @@
+"""Access tokens (JWT), password and secret hashing, opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.core.config import Settings
+from app.core.errors import InvalidToken, TokenExpired
+
+# Hard-coded: the algorithm is never taken from the token header.
+JWT_ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "iss"]
+
+_hasher = PasswordHasher()
+# Verifying against this when an account does not exist keeps the timing of "no such user"
+# and "wrong password" alike.
+_DUMMY_HASH = _hasher.hash("wengang-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def fingerprint(token: str) -> str:
+    """What we store of an opaque high-entropy token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    subject: uuid.UUID
+    role: str
+    issued_at: datetime
+    expires_at: datetime
+    token_id: str
+
+
+def issue_access_token(settings: Settings, subject: uuid.UUID, role: str) -> tuple[str, int]:
+    now = datetime.now(UTC)
+    ttl = settings.access_token_ttl_seconds
+    payload = {
+        "sub": str(subject),
+        "role": role,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(
+        payload,
+        settings.jwt_secret,
+        algorithm=JWT_ALGORITHM,
+        headers={"kid": settings.jwt_current_kid},
+    )
+    return token, ttl
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("令牌格式不正确") from exc
+    key = settings.jwt_keys.get(str(header.get("kid")))
+    if key is None:
+        raise InvalidToken("令牌的签名密钥未知")
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[JWT_ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+        subject = uuid.UUID(str(payload["sub"]))
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("访问令牌已过期，请刷新") from exc
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise InvalidToken("令牌校验失败") from exc
+    return AccessClaims(
+        subject=subject,
+        role=str(payload.get("role", "")),
+        issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
+        expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+        token_id=str(payload.get("jti", "")),
+    )

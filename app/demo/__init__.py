@@ -1,0 +1,1 @@
+"""The demo county: regions, accounts (and, as domains grow, its population)."""

@@ -1,0 +1,1 @@
+"""Liveness, readiness and metrics for the orchestrator and Prometheus."""

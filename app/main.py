@@ -1,0 +1,68 @@
+"""The application factory: routers, error handlers, middleware and shared clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app.auth.router import me_router
+from app.auth.router import router as auth_router
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.metrics import Metrics
+from app.core.middleware import RequestContextMiddleware
+from app.core.redis import connect_redis
+from app.health.router import router as health_router
+from app.regions.router import router as regions_router
+
+DESCRIPTION = """
+稳岗 (wengang): the backend of village employment-assistance coordinators.
+
+Authenticate with `POST /api/v1/auth/token` (or the **Authorize** button), then call the API
+with `Authorization: Bearer <access_token>`. Every error is `application/problem+json` with a
+stable `code`. Everything is scoped to your regions: an object outside them answers 404.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.db = Database(settings)
+    app.state.redis = app.state.arq = await connect_redis(settings)
+    app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    app.state.metrics.pool.pool = app.state.db.engine.pool
+    try:
+        yield
+    finally:
+        await app.state.http.aclose()
+        await app.state.redis.aclose()
+        await app.state.db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="wengang API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "Logins, tokens and the calling account"},
+            {"name": "regions", "description": "Administrative divisions within your scope"},
+            {"name": "health", "description": "Liveness, readiness and metrics"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+
+    for router in (auth_router, me_router, regions_router, health_router):
+        app.include_router(router)
+    return app

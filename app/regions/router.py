@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from app.auth.deps import AUTHENTICATED_RESPONSES, CallerScope
+from app.core.db import Session
+from app.core.errors import problem_responses
+from app.core.pagination import Page, Pagination
+from app.core.routing import api_router
+from app.regions import service
+from app.regions.schemas import RegionDetail, RegionOut
+
+router = api_router("/regions", tags=["regions"], responses=AUTHENTICATED_RESPONSES)
+
+RegionCode = Annotated[str, Path(description="12-digit division code", examples=["450226100201"])]
+
+
+@router.get(
+    "",
+    summary="List regions",
+    response_model=Page[RegionOut],
+    responses=problem_responses(service.RegionNotFound),
+)
+async def list_regions(
+    session: Session,
+    scope: CallerScope,
+    page: Pagination,
+    parent: Annotated[
+        str | None, Query(description="List the children of this region", examples=["450226000000"])
+    ] = None,
+) -> Page[RegionOut]:
+    """Children of `parent` within your scope; without `parent`, the regions you are assigned
+    (every province for an admin). A parent outside your scope answers 404."""
+    items, cursor = await service.list_regions(session, scope, parent, page)
+    return Page[RegionOut](items=[RegionOut.model_validate(r) for r in items], next_cursor=cursor)
+
+
+@router.get(
+    "/{code}",
+    summary="Get one region",
+    response_model=RegionDetail,
+    responses=problem_responses(service.RegionNotFound),
+)
+async def get_region(code: RegionCode, session: Session, scope: CallerScope) -> RegionDetail:
+    """One region with its ancestors (for breadcrumbs) and how many children it has.
+    A region outside your scope answers 404, exactly like a missing one."""
+    return await service.get_region(session, scope, code)
