@@ -86,7 +86,8 @@ async def get_principal(
     user, region_codes = row
     if not user.is_active:
         raise Unauthorized("账号已停用")
-    if user.tokens_valid_after is not None and claims.issued_at < user.tokens_valid_after:
+    # `iat` has whole seconds: a token from the very second of a logout counts as before it.
+    if user.tokens_valid_after is not None and claims.issued_at <= user.tokens_valid_after:
         raise InvalidToken("令牌已被注销，请重新登录")
     return Principal(user=user, region_codes=tuple(region_codes or ()))
 

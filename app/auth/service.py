@@ -130,6 +130,7 @@ async def wechat_login(
             display_name="微信用户",
         )
         session.add(user)
+        await session.flush()
     elif not user.is_active:
         raise InvalidCredentials("账号已停用")
     return await _login(session, settings, user), created

@@ -29,10 +29,11 @@ class LoginThrottle:
         s = self._settings
         address_key = _key("addr", address)
         pipe = self._redis.pipeline(transaction=True)
+        # SET NX then INCR: the window starts at the first attempt (EXPIRE NX needs Redis 7).
+        pipe.set(address_key, 0, ex=s.login_address_window_seconds, nx=True)
         pipe.incr(address_key)
-        pipe.expire(address_key, s.login_address_window_seconds, nx=True)
         pipe.ttl(address_key)
-        attempts, _, ttl = await pipe.execute()
+        _, attempts, ttl = await pipe.execute()
         if attempts > s.login_address_max_attempts:
             raise TooManyLoginAttempts(
                 "该网络地址登录尝试过多",
@@ -54,8 +55,8 @@ class LoginThrottle:
     async def failed(self, account: str) -> None:
         key = _key("acct", account)
         pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, 0, ex=self._settings.login_account_window_seconds, nx=True)
         pipe.incr(key)
-        pipe.expire(key, self._settings.login_account_window_seconds, nx=True)
         await pipe.execute()
 
     async def succeeded(self, account: str) -> None:

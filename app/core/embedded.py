@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("wengang.embedded")
+# pgserver narrates every start and stop at INFO, some of it from atexit after logging closed.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""A fake WeChat server API, served over real HTTP on loopback.
+
+Codes steer its answers: `ok-<openid>` logs in, `bad` is 40029, `limit` 45011, `blocked`
+40226, `busy` is always -1, `busyonce-<openid>` is -1 once then fine; `phone-<digits>` yields
+that phone number.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+
+
+@dataclass
+class FakeWeChatState:
+    calls: dict[str, int] = field(default_factory=dict)
+    busy_seen: set[str] = field(default_factory=set)
+    token_serial: int = 0
+    valid_tokens: set[str] = field(default_factory=set)
+    stable_token_delay: float = 0.0
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.busy_seen.clear()
+        self.valid_tokens.clear()
+        self.stable_token_delay = 0.0
+
+    def count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+
+def _code_error(code: str, state: FakeWeChatState) -> dict[str, Any] | None:
+    if code == "bad":
+        return {"errcode": 40029, "errmsg": "invalid code"}
+    if code == "limit":
+        return {"errcode": 45011, "errmsg": "api minute-quota reach limit"}
+    if code == "blocked":
+        return {"errcode": 40226, "errmsg": "high risk user"}
+    if code == "busy":
+        return {"errcode": -1, "errmsg": "system error"}
+    if code.startswith("busyonce-") and code not in state.busy_seen:
+        state.busy_seen.add(code)
+        return {"errcode": -1, "errmsg": "system error"}
+    return None
+
+
+def build_app(state: FakeWeChatState) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/sns/jscode2session")
+    async def jscode2session(js_code: str, appid: str, secret: str, grant_type: str) -> Any:
+        state.count("jscode2session")
+        error = _code_error(js_code, state)
+        if error:
+            return error
+        openid = js_code.split("-", 1)[1]
+        return {"openid": openid, "session_key": "SECRET-SESSION-KEY", "unionid": "u-" + openid}
+
+    @app.post("/cgi-bin/stable_token")
+    async def stable_token(request: Request) -> Any:
+        state.count("stable_token")
+        body = await request.json()
+        if body.get("grant_type") != "client_credential":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        if state.stable_token_delay:
+            time.sleep(state.stable_token_delay)  # noqa: ASYNC251 - blocks only the fake
+        state.token_serial += 1
+        token = f"token-{state.token_serial}"
+        state.valid_tokens.add(token)
+        return {"access_token": token, "expires_in": 7200}
+
+    @app.post("/wxa/business/getuserphonenumber")
+    async def phone(access_token: str, request: Request) -> Any:
+        state.count("getuserphonenumber")
+        if access_token not in state.valid_tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        code = (await request.json()).get("code", "")
+        error = _code_error(code, state)
+        if error:
+            return error
+        digits = code.split("-", 1)[1]
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {"phoneNumber": digits, "purePhoneNumber": digits, "countryCode": "86"},
+        }
+
+    return app
+
+
+class FakeWeChatServer:
+    def __init__(self) -> None:
+        self.state = FakeWeChatState()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(
+            build_app(self.state), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake WeChat server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
