@@ -34,11 +34,14 @@ class EmbeddedServices:
 
 
 def start_postgres(data_dir: Path, database: str) -> tuple[Any, str]:
-    import pgserver
-
     pgdata = data_dir / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
     if not database.isidentifier():
         raise ValueError(f"not a plain database name: {database!r}")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
