@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from app.audit.router import router as audit_router
 from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
@@ -18,6 +19,8 @@ from app.core.metrics import Metrics
 from app.core.middleware import RequestContextMiddleware
 from app.core.redis import connect_redis
 from app.health.router import router as health_router
+from app.households.router import households as households_router
+from app.households.router import members as members_router
 from app.regions.router import router as regions_router
 
 DESCRIPTION = """
@@ -55,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "auth", "description": "Logins, tokens and the calling account"},
             {"name": "regions", "description": "Administrative divisions within your scope"},
+            {"name": "households", "description": "The registry: households, members, months"},
+            {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
     )
@@ -63,6 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
-    for router in (auth_router, me_router, regions_router, health_router):
+    for router in (
+        auth_router,
+        me_router,
+        regions_router,
+        households_router,
+        members_router,
+        audit_router,
+        health_router,
+    ):
         app.include_router(router)
     return app

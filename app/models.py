@@ -1,7 +1,20 @@
 """Every domain's models, imported so `Base.metadata` knows all tables (Alembic, tests)."""
 
+from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, UserAccount, UserRegion
 from app.core.db import Base
+from app.households.models import Household, Member, MemberEmployment, MemberIntent
 from app.regions.models import Region
 
-__all__ = ["Base", "RefreshToken", "Region", "UserAccount", "UserRegion"]
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Household",
+    "Member",
+    "MemberEmployment",
+    "MemberIntent",
+    "RefreshToken",
+    "Region",
+    "UserAccount",
+    "UserRegion",
+]

@@ -9,12 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
+from app.audit.service import Actor
 from app.auth.models import AccountKind, Role, UserAccount, UserRegion
 from app.core.config import Settings
-from app.core.db import Session
+from app.core.db import Database
 from app.core.errors import Forbidden, InvalidToken, TokenExpired, Unauthorized, problem_responses
+from app.core.logging import request_id_var
 from app.core.scope import Scope
 from app.core.security import decode_access_token
 
@@ -30,7 +32,10 @@ bearer = OAuth2PasswordBearer(
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    user: UserAccount
+    """The caller, as read once per request: a snapshot of the account, not an ORM object
+    (services that change the account load it into their session)."""
+
+    user: Row[Any]  # the `user_account` columns
     region_codes: tuple[str, ...]
 
     @property
@@ -60,36 +65,40 @@ def get_settings_dep(request: Request) -> Settings:
 
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
-_regions_of_user = (
+_account = UserAccount.__table__
+_principal_query = select(
+    _account,
     select(func.array_agg(UserRegion.region_code))
-    .where(UserRegion.user_id == UserAccount.id)
-    .correlate(UserAccount)
+    .where(UserRegion.user_id == _account.c.id)
+    .correlate(_account)
     .scalar_subquery()
+    .label("region_codes"),
 )
 
 
 async def get_principal(
-    session: Session,
+    request: Request,
     settings: AppSettings,
     token: Annotated[str | None, Depends(bearer)],
 ) -> Principal:
+    """Every authenticated request pays for this, so it is one autocommit Core query: no
+    BEGIN/COMMIT round trips and no ORM identity map, on a connection of its own."""
     if not token:
         raise Unauthorized("缺少访问令牌（Authorization: Bearer …）")
     claims = decode_access_token(settings, token)
-    row = (
-        await session.execute(
-            select(UserAccount, _regions_of_user).where(UserAccount.id == claims.subject)
-        )
-    ).one_or_none()
+    database: Database = request.app.state.db
+    async with database.autocommit_engine.connect() as connection:
+        row = (
+            await connection.execute(_principal_query.where(_account.c.id == claims.subject))
+        ).one_or_none()
     if row is None:
         raise InvalidToken("令牌对应的账号不存在")
-    user, region_codes = row
-    if not user.is_active:
+    if not row.is_active:
         raise Unauthorized("账号已停用")
     # `iat` has whole seconds: a token from the very second of a logout counts as before it.
-    if user.tokens_valid_after is not None and claims.issued_at <= user.tokens_valid_after:
+    if row.tokens_valid_after is not None and claims.issued_at <= row.tokens_valid_after:
         raise InvalidToken("令牌已被注销，请重新登录")
-    return Principal(user=user, region_codes=tuple(region_codes or ()))
+    return Principal(user=row, region_codes=tuple(row.region_codes or ()))
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
@@ -114,3 +123,15 @@ CallerScope = Annotated[Scope, Depends(get_scope)]
 Staff = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.manager, Role.admin))]
 Manager = Annotated[Principal, Depends(require_roles(Role.manager, Role.admin))]
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
+async def get_actor(request: Request, principal: CurrentUser) -> Actor:
+    return Actor(
+        user_id=principal.id,
+        role=principal.role.value,
+        request_id=request_id_var.get(),
+        client_address=request.client.host if request.client else None,
+    )
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]

@@ -49,6 +49,10 @@ class UserAccount(UUIDPrimaryKey, Timestamps, Base):
     phone_index: Mapped[bytes | None] = mapped_column(LargeBinary)
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     wechat_unionid: Mapped[str | None] = mapped_column(String(64))
+    # A villager's own member record, once their phone matched it.
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), unique=True
+    )
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # Access tokens issued before this instant are refused ("log out everywhere", disabling).
     tokens_valid_after: Mapped[datetime | None]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
@@ -16,7 +17,7 @@ from app.auth.schemas import TokenResponse, UserOut
 from app.auth.throttle import LoginThrottle
 from app.auth.wechat import WeChatClient
 from app.core.config import Settings
-from app.core.crypto import PiiCipher, mask_phone
+from app.core.crypto import PHONE_INDEX, PiiCipher, mask_phone
 from app.core.errors import BadRequest, Conflict, InvalidCredentials, ValidationFailed
 from app.core.scope import RegionLevel, level_of
 from app.core.security import hash_password, verify_password
@@ -34,7 +35,7 @@ class UnsupportedGrant(BadRequest):
 
 
 def user_out(
-    user: UserAccount, region_codes: list[str] | tuple[str, ...], cipher: PiiCipher
+    user: UserAccount | Row[Any], region_codes: list[str] | tuple[str, ...], cipher: PiiCipher
 ) -> UserOut:
     phone = cipher.decrypt(user.phone_cipher, context=PHONE_CONTEXT) if user.phone_cipher else None
     return UserOut(
@@ -147,8 +148,8 @@ async def bind_phone(
     moves this WeChat identity onto that account; otherwise the phone stays on the villager."""
     phone = await wechat.phone_number(code)
     cipher = PiiCipher.from_settings(settings)
-    index = cipher.blind_index(phone, context=PHONE_CONTEXT)
-    user = caller.user
+    index = cipher.blind_index(phone, context=PHONE_INDEX)
+    user = await session.get_one(UserAccount, caller.id)
     staff = await session.scalar(
         select(UserAccount).where(
             UserAccount.phone_index == index,
@@ -179,7 +180,8 @@ async def logout(
 ) -> None:
     if everywhere:
         await tokens.revoke_all_for_user(session, caller.id, "logout_everywhere")
-        caller.user.tokens_valid_after = datetime.now(UTC).replace(microsecond=0)
+        user = await session.get_one(UserAccount, caller.id)
+        user.tokens_valid_after = datetime.now(UTC).replace(microsecond=0)
         return
     if refresh_token:
         token = await tokens.find_live_token(session, refresh_token)
@@ -221,7 +223,7 @@ async def create_user(
     if phone:
         cipher = PiiCipher.from_settings(settings)
         user.phone_cipher = cipher.encrypt(phone, context=PHONE_CONTEXT)
-        user.phone_index = cipher.blind_index(phone, context=PHONE_CONTEXT)
+        user.phone_index = cipher.blind_index(phone, context=PHONE_INDEX)
     session.add(user)
     await session.flush()
     session.add_all(UserRegion(user_id=user.id, region_code=code) for code in set(region_codes))

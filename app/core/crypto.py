@@ -13,6 +13,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from app.core.config import Settings
 
 _NONCE_BYTES = 12
+
+# Blind-index contexts are per kind of value, not per column, so the same phone finds both an
+# account and a member. Cipher contexts are per column (a ciphertext cannot be moved).
+PHONE_INDEX = b"phone"
+ID_NUMBER_INDEX = b"id_number"
 _VERSION = b"\x01"  # leading byte, so the scheme can change without guessing
 
 

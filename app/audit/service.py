@@ -1,0 +1,84 @@
+"""Recording audit events in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from app.core.scope import Scope, ScopeKind, apply_scope
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, and from where: built once per request, passed to services that write."""
+
+    user_id: uuid.UUID | None
+    role: str
+    request_id: str | None = None
+    client_address: str | None = None
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        return cls(user_id=None, role="system", request_id=job)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: uuid.UUID,
+    region_code: str | None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    personal_fields: list[str] | tuple[str, ...] = (),
+    reason: str | None = None,
+) -> AuditEvent:
+    """`changes` maps an ordinary field to (old, new); `personal_fields` are only named."""
+    changes = changes or {}
+    event = AuditEvent(
+        actor_id=actor.user_id,
+        actor_role=actor.role,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        region_code=region_code,
+        changed_fields=sorted({*changes, *personal_fields}),
+        changes={
+            field: {"old": _plain(old), "new": _plain(new)} for field, (old, new) in changes.items()
+        },
+        reason=reason,
+        request_id=actor.request_id,
+        client_address=actor.client_address,
+    )
+    session.add(event)
+    return event
+
+
+def scoped_events(scope: Scope) -> Select[tuple[AuditEvent]]:
+    statement = select(AuditEvent)
+    if scope.kind is ScopeKind.everything:
+        return statement
+    return apply_scope(statement, AuditEvent.region_code, scope)

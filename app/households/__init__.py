@@ -1,0 +1,1 @@
+"""The household registry: households, members, monthly employment, intent."""

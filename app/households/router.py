@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import Header, Path, Query, Request, Response
+
+from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, CurrentUser, Manager, Staff
+from app.core.crypto import PiiCipher
+from app.core.db import Session
+from app.core.errors import BadRequest, Forbidden, problem_responses
+from app.core.pagination import Page, Pagination
+from app.core.periods import PERIOD_PATTERN
+from app.core.routing import api_router
+from app.households import service
+from app.households.id_number import InvalidIdNumber
+from app.households.schemas import (
+    EmploymentIn,
+    EmploymentOut,
+    HouseholdDetail,
+    HouseholdSummary,
+    IdNumberLookup,
+    IntentIn,
+    IntentOut,
+    MemberOut,
+    MemberPatch,
+    RevealedIdNumber,
+    RevealRequest,
+)
+from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, MonitorType
+
+households = api_router("/households", tags=["households"], responses=AUTHENTICATED_RESPONSES)
+members = api_router("/members", tags=["households"], responses=AUTHENTICATED_RESPONSES)
+
+_ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
+
+
+class BadIfMatch(BadRequest):
+    code, title = "invalid_if_match", "If-Match 头格式不正确"
+
+
+def _cipher(request: Request) -> PiiCipher:
+    return PiiCipher.from_settings(request.app.state.settings)
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = _ETAG.match(value.strip())
+    if match is None:
+        raise BadIfMatch('If-Match 应为成员的 ETag，例如 "3"')
+    return int(match.group(2))
+
+
+@households.get("", summary="List households", response_model=Page[HouseholdSummary])
+async def list_households(
+    caller: CurrentUser,
+    session: Session,
+    page: Pagination,
+    village: Annotated[
+        str | None, Query(description="A village, or any region: everything under it")
+    ] = None,
+    category: HouseholdCategory | None = None,
+    monitor_type: MonitorType | None = None,
+    labour_type: Annotated[
+        LabourType | None, Query(description="Households with a member of this labour type")
+    ] = None,
+    employment_status: Annotated[
+        EmploymentStatus | None,
+        Query(description="Households with a member of this status in `period`"),
+    ] = None,
+    period: Annotated[
+        str | None, Query(pattern=PERIOD_PATTERN, description="Defaults to this month")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=32,
+            description="Household number, or a member's name or surname (prefix)",
+        ),
+    ] = None,
+) -> Page[HouseholdSummary]:
+    """Households within your scope, ordered by village and household number. A villager sees
+    their own household only."""
+    filters = service.HouseholdFilters(
+        region=village,
+        category=category,
+        monitor_type=monitor_type,
+        labour_type=labour_type,
+        employment_status=employment_status,
+        period=period,
+        q=q,
+    )
+    items, cursor = await service.list_households(session, caller, filters, page)
+    return Page[HouseholdSummary](items=items, next_cursor=cursor)
+
+
+@households.get(
+    "/{household_id}",
+    summary="Get a household with its members",
+    response_model=HouseholdDetail,
+    responses=problem_responses(service.HouseholdNotFound),
+)
+async def get_household(
+    household_id: uuid.UUID, caller: CurrentUser, session: Session, request: Request
+) -> HouseholdDetail:
+    """The household, each member with their latest month of employment and their intent.
+    ID numbers and phones are masked."""
+    return await service.get_household(session, caller, _cipher(request), household_id)
+
+
+@members.post(
+    "/lookup",
+    summary="Find a member by ID number",
+    response_model=MemberOut,
+    responses=problem_responses(service.MemberNotFound, InvalidIdNumber, Forbidden),
+)
+async def lookup_member(
+    body: IdNumberLookup, caller: Staff, session: Session, request: Request
+) -> MemberOut:
+    """Exact match on the 18-character ID number (through its keyed hash; the number itself is
+    never stored in clear). A POST so the number stays out of URLs and their logs."""
+    return await service.find_by_id_number(session, caller, _cipher(request), body.id_number)
+
+
+@members.get(
+    "/{member_id}",
+    summary="Get a member",
+    response_model=MemberOut,
+    responses=problem_responses(service.MemberNotFound),
+)
+async def get_member(
+    member_id: uuid.UUID,
+    caller: CurrentUser,
+    session: Session,
+    request: Request,
+    response: Response,
+) -> MemberOut:
+    """One member; the `ETag` header carries the version to send back in `If-Match`."""
+    member = await service.get_member(session, caller, _cipher(request), member_id)
+    response.headers["ETag"] = f'"{member.version}"'
+    return member
+
+
+@members.patch(
+    "/{member_id}",
+    summary="Correct a member",
+    response_model=MemberOut,
+    responses=problem_responses(
+        service.MemberNotFound, service.StaleVersion, service.VersionRequired, BadIfMatch, Forbidden
+    ),
+)
+async def patch_member(
+    member_id: uuid.UUID,
+    body: MemberPatch,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+    request: Request,
+    response: Response,
+    if_match: Annotated[str | None, Header(description='The ETag you read, e.g. "3"')] = None,
+) -> MemberOut:
+    """Changes only the fields sent. A version other than the current one answers 412 and
+    changes nothing. Every change is audited (personal fields by name only)."""
+    member = await service.update_member(
+        session, caller, actor, _cipher(request), member_id, body, _if_match(if_match)
+    )
+    response.headers["ETag"] = f'"{member.version}"'
+    return member
+
+
+@members.put(
+    "/{member_id}/employment/{period}",
+    summary="Record a month of employment",
+    response_model=EmploymentOut,
+    responses=problem_responses(service.MemberNotFound, Forbidden),
+)
+async def put_employment(
+    member_id: uuid.UUID,
+    period: Annotated[str, Path(pattern=PERIOD_PATTERN, examples=["2026-11"])],
+    body: EmploymentIn,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+) -> EmploymentOut:
+    """Creates or replaces the member's employment for that month (source `manual`)."""
+    return await service.put_employment(session, caller, actor, member_id, period, body)
+
+
+@members.put(
+    "/{member_id}/intent",
+    summary="Record a member's employment intent",
+    response_model=IntentOut,
+    responses=problem_responses(service.MemberNotFound, Forbidden),
+)
+async def put_intent(
+    member_id: uuid.UUID, body: IntentIn, caller: Staff, actor: CurrentActor, session: Session
+) -> IntentOut:
+    """外出 / 就近 / 无意愿; 无意愿 needs a reason (those are kept as a ledger)."""
+    return await service.put_intent(session, caller, actor, member_id, body)
+
+
+@members.post(
+    "/{member_id}/id-number/reveal",
+    summary="Reveal a member's full ID number",
+    response_model=RevealedIdNumber,
+    responses=problem_responses(service.MemberNotFound, Forbidden),
+)
+async def reveal_id_number(
+    member_id: uuid.UUID,
+    body: RevealRequest,
+    caller: Manager,
+    actor: CurrentActor,
+    session: Session,
+    request: Request,
+) -> RevealedIdNumber:
+    """Managers only, with a stated reason; every reveal is written to the audit log."""
+    number = await service.reveal_id_number(
+        session, caller, actor, _cipher(request), member_id, body.reason
+    )
+    return RevealedIdNumber(member_id=member_id, id_number=number)

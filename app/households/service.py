@@ -1,0 +1,379 @@
+"""Reading and correcting the registry, always inside the caller's scope, always audited."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth.deps import Principal
+from app.auth.models import Role
+from app.core.crypto import ID_NUMBER_INDEX, PHONE_INDEX, PiiCipher
+from app.core.errors import AppError, NotFound, PreconditionFailed
+from app.core.pagination import PageRequest, next_cursor
+from app.core.periods import current_period
+from app.core.scope import Scope
+from app.households import views
+from app.households.id_number import normalise_id_number
+from app.households.models import Household, Member, MemberEmployment, MemberIntent
+from app.households.schemas import (
+    EmploymentIn,
+    EmploymentOut,
+    HouseholdDetail,
+    HouseholdOut,
+    HouseholdSummary,
+    IntentIn,
+    IntentOut,
+    MemberOut,
+    MemberPatch,
+)
+from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
+from app.policy.values import Intent, ObservationSource, Relation
+
+
+class HouseholdNotFound(NotFound):
+    code, title = "household_not_found", "农户不存在"
+
+
+class MemberNotFound(NotFound):
+    code, title = "member_not_found", "家庭成员不存在"
+
+
+class VersionRequired(AppError):
+    status, code, title = 428, "precondition_required", "请提供 If-Match 或 version"
+
+
+class StaleVersion(PreconditionFailed):
+    code, title = "stale_version", "该成员信息已被他人修改，请刷新后重试"
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdFilters:
+    region: str | None = None
+    category: str | None = None
+    monitor_type: str | None = None
+    labour_type: str | None = None
+    employment_status: str | None = None
+    period: str | None = None
+    q: str | None = None
+
+
+def visible_households(principal: Principal) -> ColumnElement[bool]:
+    """The households a caller may see, as SQL: regions for staff, their own for a villager."""
+    if principal.role is Role.villager:
+        member_id = principal.user.member_id
+        if member_id is None:
+            return false()
+        own = select(Member.household_id).where(Member.id == member_id).scalar_subquery()
+        return Household.id == own
+    return principal.scope.region_filter(Household.village_code)
+
+
+def _filtered(filters: HouseholdFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.region:
+        conditions.append(Scope.of_regions([filters.region]).region_filter(Household.village_code))
+    if filters.category:
+        conditions.append(Household.category == filters.category)
+    if filters.monitor_type:
+        conditions.append(Household.monitor_type == filters.monitor_type)
+    if filters.labour_type:
+        conditions.append(
+            exists().where(
+                Member.household_id == Household.id, Member.labour_type == filters.labour_type
+            )
+        )
+    if filters.employment_status:
+        period = filters.period or current_period()
+        conditions.append(
+            exists().where(
+                Member.household_id == Household.id,
+                MemberEmployment.member_id == Member.id,
+                MemberEmployment.period == period,
+                MemberEmployment.status == filters.employment_status,
+            )
+        )
+    if filters.q:
+        text = filters.q.strip()
+        by_name = Household.id.in_(
+            select(Member.household_id).where(Member.name.startswith(text, autoescape=True))
+        )
+        conditions.append(or_(Household.household_no == text, by_name))
+    return conditions
+
+
+async def list_households(
+    session: AsyncSession, principal: Principal, filters: HouseholdFilters, page: PageRequest
+) -> tuple[list[HouseholdSummary], str | None]:
+    head_name = (
+        select(Member.name)
+        .where(Member.household_id == Household.id, Member.relation == Relation.head)
+        .limit(1)
+        .scalar_subquery()
+    )
+    member_count = select(func.count()).where(Member.household_id == Household.id).scalar_subquery()
+    statement = (
+        select(Household, head_name.label("head_name"), member_count.label("member_count"))
+        .where(visible_households(principal), *_filtered(filters))
+        .order_by(Household.village_code, Household.household_no)
+        .limit(page.limit + 1)
+    )
+    if page.after:
+        village, number = str(page.after[0]), str(page.after[1])
+        statement = statement.where(
+            or_(
+                Household.village_code > village,
+                and_(Household.village_code == village, Household.household_no > number),
+            )
+        )
+    rows = list((await session.execute(statement)).all())
+    rows, cursor = next_cursor(rows, page.limit, lambda r: [r[0].village_code, r[0].household_no])
+    return [
+        HouseholdSummary(
+            **HouseholdOut.model_validate(household).model_dump(),
+            head_name=name,
+            member_count=count,
+        )
+        for household, name, count in rows
+    ], cursor
+
+
+async def _household(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID
+) -> Household:
+    household = await session.scalar(
+        select(Household).where(Household.id == household_id, visible_households(principal))
+    )
+    if household is None:
+        raise HouseholdNotFound()
+    return household
+
+
+async def _member(
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[Member, Household]:
+    statement = (
+        select(Member, Household)
+        .join(Household, Household.id == Member.household_id)
+        .where(Member.id == member_id, visible_households(principal))
+    )
+    if for_update:
+        statement = statement.with_for_update(of=Member)
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise MemberNotFound()
+    return row[0], row[1]
+
+
+async def get_household(
+    session: AsyncSession, principal: Principal, cipher: PiiCipher, household_id: uuid.UUID
+) -> HouseholdDetail:
+    household = await _household(session, principal, household_id)
+    members = list(
+        (
+            await session.scalars(
+                select(Member)
+                .where(Member.household_id == household.id)
+                .order_by(Member.relation != Relation.head, Member.member_no)
+            )
+        ).all()
+    )
+    return HouseholdDetail(
+        **HouseholdOut.model_validate(household).model_dump(),
+        members=await views.members_out(session, cipher, members),
+    )
+
+
+async def get_member(
+    session: AsyncSession, principal: Principal, cipher: PiiCipher, member_id: uuid.UUID
+) -> MemberOut:
+    member, _ = await _member(session, principal, member_id)
+    return (await views.members_out(session, cipher, [member]))[0]
+
+
+async def find_by_id_number(
+    session: AsyncSession, principal: Principal, cipher: PiiCipher, raw: str
+) -> MemberOut:
+    id_number = normalise_id_number(raw)
+    member = await session.scalar(
+        select(Member)
+        .join(Household, Household.id == Member.household_id)
+        .where(
+            Member.id_number_index == cipher.blind_index(id_number, context=ID_NUMBER_INDEX),
+            visible_households(principal),
+        )
+    )
+    if member is None:
+        raise MemberNotFound("在您的管辖范围内没有该身份证号码的成员")
+    return (await views.members_out(session, cipher, [member]))[0]
+
+
+async def update_member(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    cipher: PiiCipher,
+    member_id: uuid.UUID,
+    patch: MemberPatch,
+    if_match: int | None,
+) -> MemberOut:
+    expected = if_match if if_match is not None else patch.version
+    if expected is None:
+        raise VersionRequired("修改前请带上读取时的版本（If-Match 头或 version 字段）")
+    member, household = await _member(session, principal, member_id, for_update=True)
+    if member.version != expected:
+        raise StaleVersion(f"您读取的是第 {expected} 版，当前为第 {member.version} 版")
+    changes: dict[str, tuple[Any, Any]] = {}
+    personal: list[str] = []
+    for field, value in patch.model_dump(exclude_unset=True, exclude={"version"}).items():
+        if field == "phone":
+            old = (
+                cipher.decrypt(member.phone_cipher, context=PHONE_CIPHER)
+                if member.phone_cipher
+                else None
+            )
+            if old != value:
+                member.phone_cipher = cipher.encrypt(value, context=PHONE_CIPHER) if value else None
+                member.phone_index = (
+                    cipher.blind_index(value, context=PHONE_INDEX) if value else None
+                )
+                personal.append("phone")
+            continue
+        old = getattr(member, field)
+        if old != value:
+            setattr(member, field, value)
+            changes[field] = (old, value)
+    if not changes and not personal:
+        return (await views.members_out(session, cipher, [member]))[0]
+    try:
+        await session.flush()
+    except StaleDataError as exc:  # changed between our read and write
+        raise StaleVersion() from exc
+    audit.record(
+        session,
+        actor,
+        action="update",
+        entity="member",
+        entity_id=member.id,
+        region_code=household.village_code,
+        changes=changes,
+        personal_fields=personal,
+    )
+    return (await views.members_out(session, cipher, [member]))[0]
+
+
+async def put_employment(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    member_id: uuid.UUID,
+    period: str,
+    body: EmploymentIn,
+    source: ObservationSource = ObservationSource.manual,
+) -> EmploymentOut:
+    member, household = await _member(session, principal, member_id)
+    row = await session.get(MemberEmployment, (member.id, period), with_for_update=True)
+    values = {
+        "status": body.status.value,
+        "work_region": body.region.value if body.region else None,
+        "channel": body.channel.value if body.channel else None,
+        "employer": body.employer,
+        "months": body.months,
+        "income": body.income,
+        "source": source.value,
+        "observed_at": body.observed_at or datetime.now(UTC),
+    }
+    action = "update" if row is not None else "create"
+    if row is None:
+        row = MemberEmployment(member_id=member.id, period=period, **values)
+        session.add(row)
+        changes = {k: (None, v) for k, v in values.items() if k != "observed_at"}
+    else:
+        changes = {
+            k: (getattr(row, k), v)
+            for k, v in values.items()
+            if k != "observed_at" and getattr(row, k) != v
+        }
+        for key, value in values.items():
+            setattr(row, key, value)
+    row.updated_at = datetime.now(UTC)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        action=action,
+        entity="member_employment",
+        entity_id=member.id,
+        region_code=household.village_code,
+        changes={"period": (None, period), **changes} if action == "create" else changes,
+    )
+    return views.employment_out(row)
+
+
+async def put_intent(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    member_id: uuid.UUID,
+    body: IntentIn,
+    source: ObservationSource = ObservationSource.manual,
+) -> IntentOut:
+    member, household = await _member(session, principal, member_id)
+    row = await session.get(MemberIntent, member.id, with_for_update=True)
+    values = {
+        "intent": body.intent.value,
+        "reason": body.reason if body.intent is Intent.none else body.reason or None,
+        "training_needs": body.training_needs,
+        "wanted_job_types": body.wanted_job_types,
+        "source": source.value,
+    }
+    action = "update" if row is not None else "create"
+    if row is None:
+        row = MemberIntent(member_id=member.id, observed_at=datetime.now(UTC), **values)
+        session.add(row)
+        changes = {k: (None, v) for k, v in values.items()}
+    else:
+        changes = {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}
+        for key, value in values.items():
+            setattr(row, key, value)
+    row.observed_at = row.updated_at = datetime.now(UTC)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        action=action,
+        entity="member_intent",
+        entity_id=member.id,
+        region_code=household.village_code,
+        changes=changes,
+    )
+    return views.intent_out(row)
+
+
+async def reveal_id_number(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    cipher: PiiCipher,
+    member_id: uuid.UUID,
+    reason: str,
+) -> str:
+    member, household = await _member(session, principal, member_id)
+    audit.record(
+        session,
+        actor,
+        action="reveal",
+        entity="member",
+        entity_id=member.id,
+        region_code=household.village_code,
+        personal_fields=["id_number"],
+        reason=reason,
+    )
+    return cipher.decrypt(member.id_number_cipher, context=ID_NUMBER_CIPHER)

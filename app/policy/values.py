@@ -1,0 +1,93 @@
+"""Enumerations of the monitoring system (FEED.md), with their Chinese values as the wire form."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class HouseholdCategory(StrEnum):
+    lifted = "脱贫户"
+    monitored = "监测户"
+    ordinary = "一般农户"
+
+
+class MonitorType(StrEnum):
+    unstable = "脱贫不稳定户"
+    edge = "边缘易致贫户"
+    sudden_hardship = "突发严重困难户"
+
+
+class RiskType(StrEnum):
+    illness = "因病"
+    disability = "因残"
+    schooling = "因学"
+    disaster = "因灾"
+    accident = "因意外"
+    unstable_work = "因务工就业不稳"
+    lacks_labour = "缺劳动力"
+    other = "其他"
+
+
+class LabourType(StrEnum):
+    ordinary = "普通劳动力"
+    skilled = "技能劳动力"
+    weak = "弱劳动力或半劳动力"
+    lost = "丧失劳动力"
+    none = "无劳动力"
+
+
+# Only these count as labour force (劳动力): quotas, zero-employment households, pushes.
+LABOUR_FORCE: frozenset[LabourType] = frozenset(
+    {LabourType.ordinary, LabourType.skilled, LabourType.weak}
+)
+
+
+class Relation(StrEnum):
+    head = "户主"
+    spouse = "配偶"
+    son = "之子"
+    daughter = "之女"
+    father = "之父"
+    mother = "之母"
+    grandson = "之孙子"
+    granddaughter = "之孙女"
+    daughter_in_law = "之儿媳"
+    son_in_law = "之女婿"
+    sibling = "兄弟姐妹"
+    other = "其他"
+
+
+class EmploymentStatus(StrEnum):
+    working = "务工"
+    not_working = "未务工"
+
+
+class WorkRegion(StrEnum):
+    """Where a labourer works, relative to their home county."""
+
+    out_of_province = "省外"
+    in_province = "省内县外"
+    in_county = "县内"
+
+
+class Channel(StrEnum):
+    migrant = "外出务工"
+    public_welfare_post = "公益性岗位"
+    assistance_workshop = "就业帮扶车间"
+    flexible = "灵活就业"
+    self_employed = "自主创业"
+    farming = "务农"
+
+
+class ObservationSource(StrEnum):
+    """Who told us: the monitoring feed, a coordinator's visit, or someone typing it in."""
+
+    feed = "feed"
+    visit = "visit"
+    manual = "manual"
+
+
+class Intent(StrEnum):
+    go_out = "外出"
+    nearby = "就近"
+    none = "无意愿"
