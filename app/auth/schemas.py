@@ -18,6 +18,9 @@ class UserOut(BaseModel):
         description="A manager's region or a coordinator's villages; empty for others."
     )
     wechat_bound: bool
+    member_id: uuid.UUID | None = Field(
+        description="A villager's own registry record, once their verified phone matched it."
+    )
 
 
 class TokenResponse(BaseModel):

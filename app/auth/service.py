@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
@@ -21,6 +21,7 @@ from app.core.crypto import PHONE_INDEX, PiiCipher, mask_phone
 from app.core.errors import BadRequest, Conflict, InvalidCredentials, ValidationFailed
 from app.core.scope import RegionLevel, level_of
 from app.core.security import hash_password, verify_password
+from app.households.models import Member
 from app.regions.models import Region
 
 PHONE_CONTEXT = b"user_account.phone"
@@ -47,6 +48,7 @@ def user_out(
         phone=mask_phone(phone),
         region_codes=list(region_codes),
         wechat_bound=user.wechat_openid is not None,
+        member_id=user.member_id,
     )
 
 
@@ -161,6 +163,8 @@ async def bind_phone(
     if staff is None or staff.id == user.id:
         user.phone_cipher = cipher.encrypt(phone, context=PHONE_CONTEXT)
         user.phone_index = index
+        if user.role == Role.villager and user.member_id is None:
+            user.member_id = await _unclaimed_member_with_phone(session, index)
         return await _login(session, settings, user)
     if staff.wechat_openid is not None and staff.wechat_openid != user.wechat_openid:
         raise PhoneAlreadyBound("该手机号对应的工作人员账号已绑定其他微信，请联系管理员")
@@ -173,6 +177,22 @@ async def bind_phone(
         await session.flush()
     staff.wechat_openid, staff.wechat_unionid = openid, unionid
     return await _login(session, settings, staff)
+
+
+async def _unclaimed_member_with_phone(session: AsyncSession, index: bytes) -> uuid.UUID | None:
+    """The one registry member with this phone and no account yet. Several members sharing a
+    family phone is ambiguous: none is chosen, and a coordinator links the account instead."""
+    candidates = (
+        await session.scalars(
+            select(Member.id)
+            .where(
+                Member.phone_index == index,
+                ~exists().where(UserAccount.member_id == Member.id),
+            )
+            .limit(2)
+        )
+    ).all()
+    return candidates[0] if len(candidates) == 1 else None
 
 
 async def logout(

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import PiiCipher, mask_id_number, mask_phone
@@ -52,7 +53,7 @@ async def members_out(
         employments = await session.scalars(
             select(MemberEmployment)
             .where(MemberEmployment.member_id.in_(ids))
-            .distinct(MemberEmployment.member_id)
+            .ext(distinct_on(MemberEmployment.member_id))
             .order_by(MemberEmployment.member_id, MemberEmployment.period.desc())
         )
         latest = {row.member_id: row for row in employments}

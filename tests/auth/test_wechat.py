@@ -159,3 +159,33 @@ async def test_concurrent_refresh_has_one_lock_holder(app, settings, wechat_serv
     tokens = await asyncio.gather(*(c.access_token() for c in clients))
     assert len(set(tokens)) == 1
     assert wechat_server.state.calls["stable_token"] == 1
+
+
+async def test_villager_phone_binds_their_member_record(client, db, settings):
+    from tests.households.factories import PersonSpec, make_household
+
+    _, members = await make_household(
+        db, settings, "450226100201", [PersonSpec("韦大", phone="13511112222")]
+    )
+    headers, _ = await _villager_token(client, "openid-m")
+    response = await client.post(PHONE_URL, json={"code": "phone-13511112222"}, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["user"]["member_id"] == str(members[0].id)
+    # A second account with the same phone does not take the record over.
+    other, _ = await _villager_token(client, "openid-n")
+    second = await client.post(PHONE_URL, json={"code": "phone-13511112222"}, headers=other)
+    assert second.json()["user"]["member_id"] is None
+
+
+async def test_shared_family_phone_binds_no_member(client, db, settings):
+    from tests.households.factories import PersonSpec, make_household
+
+    await make_household(
+        db,
+        settings,
+        "450226100201",
+        [PersonSpec("韦父", phone="13533334444"), PersonSpec("韦子", "之子", phone="13533334444")],
+    )
+    headers, _ = await _villager_token(client, "openid-f")
+    response = await client.post(PHONE_URL, json={"code": "phone-13533334444"}, headers=headers)
+    assert response.json()["user"]["member_id"] is None

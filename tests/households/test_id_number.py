@@ -1,0 +1,58 @@
+"""GB 11643 ID numbers: check digit, real birth date, 18 characters, spreadsheet damage."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app.households.id_number import InvalidIdNumber, check_digit, normalise_id_number
+
+VALID = "11010519491231002X"
+
+
+def test_valid_number_passes():
+    assert normalise_id_number(VALID) == VALID
+
+
+def test_lower_case_x_is_normalised():
+    assert normalise_id_number(VALID.lower()) == VALID
+
+
+@pytest.mark.parametrize("raw", [f"'{VALID}", f"  {VALID}  ", f"{VALID}'", f"‘{VALID}"])
+def test_spreadsheet_decorations_are_stripped(raw):
+    assert normalise_id_number(raw) == VALID
+
+
+def test_integer_written_as_float_keeps_its_digits():
+    first17 = "45022619850614001"
+    number = first17 + check_digit(first17)
+    if number.endswith("X"):
+        pytest.skip("check digit X cannot be numeric")
+    assert normalise_id_number(number + ".0") == number
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("110105194912310021", "校验位"),  # bad check digit
+        ("110105194902300029", "出生日期"),  # 30 February
+        ("110105299912310028", "出生日期"),  # born in the future
+        ("110105491231002", "15位"),  # legacy 15 digits
+        ("4.50226E+17", "科学计数法"),
+        ("4.50226198506E+17", "科学计数法"),
+        ("1101051949123100", "18位"),
+        ("11010519491231002Y", "最后一位"),
+        ("", "18位"),
+    ],
+)
+def test_invalid_numbers_are_refused_with_a_reason(raw, fragment):
+    with pytest.raises(InvalidIdNumber) as error:
+        normalise_id_number(raw, today=date(2026, 11, 22))
+    assert error.value.code == "invalid_id_number"
+    assert fragment in (error.value.detail or "")
+
+
+def test_float_value_is_refused():
+    with pytest.raises(InvalidIdNumber):
+        normalise_id_number(4.50226e17)
