@@ -9,10 +9,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.core.pagination import InvalidCursor, PageRequest, next_cursor
 from app.core.scope import Scope, ScopeKind, apply_scope
 
 
@@ -77,8 +78,51 @@ def record(
     return event
 
 
-def scoped_events(scope: Scope) -> Select[tuple[AuditEvent]]:
-    statement = select(AuditEvent)
-    if scope.kind is ScopeKind.everything:
-        return statement
-    return apply_scope(statement, AuditEvent.region_code, scope)
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    entity: str | None = None
+    entity_id: uuid.UUID | None = None
+    actor_id: uuid.UUID | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+def _after(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
+    if not page.after:
+        return None
+    try:
+        return datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
+    except (ValueError, IndexError) as exc:
+        raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
+
+
+async def list_events(
+    session: AsyncSession, scope: Scope, filters: EventFilters, page: PageRequest
+) -> tuple[list[AuditEvent], str | None]:
+    """Events within `scope`, newest first."""
+    statement = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if scope.kind is not ScopeKind.everything:
+        statement = apply_scope(statement, AuditEvent.region_code, scope)
+    conditions = {
+        AuditEvent.entity: filters.entity,
+        AuditEvent.entity_id: filters.entity_id,
+        AuditEvent.actor_id: filters.actor_id,
+    }
+    statement = statement.where(
+        *(column == value for column, value in conditions.items() if value is not None)
+    )
+    if filters.occurred_from:
+        statement = statement.where(AuditEvent.occurred_at >= filters.occurred_from)
+    if filters.occurred_to:
+        statement = statement.where(AuditEvent.occurred_at < filters.occurred_to)
+    after = _after(page)
+    if after:
+        at, last_id = after
+        statement = statement.where(
+            or_(
+                AuditEvent.occurred_at < at,
+                and_(AuditEvent.occurred_at == at, AuditEvent.id < last_id),
+            )
+        )
+    rows = list((await session.scalars(statement.limit(page.limit + 1))).all())
+    return next_cursor(rows, page.limit, lambda e: [e.occurred_at.isoformat(), str(e.id)])

@@ -433,3 +433,27 @@ async def test_audit_events_readable_by_managers_in_scope(client, make_user, aut
     ).json()["items"]
     assert len(filtered) == 1
     assert (await client.get("/api/v1/audit-events", headers=coordinator_a)).status_code == 403
+
+
+async def test_audit_cursor_pages_and_bad_cursor(client, make_user, auth, two_villages):
+    _, a_members, *_ = two_villages
+    coordinator = auth(await _coordinator(make_user))
+    for intent in ("外出", "就近", "外出"):
+        await client.put(
+            f"/api/v1/members/{a_members[0].id}/intent",
+            json={"intent": intent},
+            headers=coordinator,
+        )
+    county = auth(await make_user(Role.manager, ["450226000000"]))
+    first = (await client.get("/api/v1/audit-events?limit=2", headers=county)).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = (
+        await client.get(
+            "/api/v1/audit-events",
+            params={"limit": 2, "cursor": first["next_cursor"]},
+            headers=county,
+        )
+    ).json()
+    assert len(second["items"]) == 1 and second["next_cursor"] is None
+    bad = await client.get("/api/v1/audit-events?cursor=WyJ4Il0", headers=county)
+    assert bad.status_code == 400
