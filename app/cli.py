@@ -9,10 +9,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from app.core.config import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.demo.seed import DemoSeeded
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
@@ -145,27 +149,50 @@ def cmd_import_regions(args: argparse.Namespace) -> None:
     asyncio.run(_import_regions(load_settings(), Path(args.file)))
 
 
-async def seed_demo(settings: Settings) -> list[object]:
+async def seed_demo(
+    settings: Settings, *, households: int | None = None, seed: int | None = None
+) -> DemoSeeded:
+    """Regions, accounts and (into an empty registry only) the synthetic population."""
     from app.core.db import Database
-    from app.demo.seed import seed_accounts, seed_regions
+    from app.demo.population import DEFAULT_HOUSEHOLDS, DEFAULT_SEED
+    from app.demo.seed import DemoSeeded, seed_accounts, seed_demo_population, seed_regions
 
     database = Database(settings)
     try:
         async with database.engine.begin() as connection:
             await seed_regions(connection)
         async with database.sessionmaker.begin() as session:
-            return list(await seed_accounts(session, settings))
+            accounts = list(await seed_accounts(session, settings))
+        async with database.engine.begin() as connection:
+            population = await seed_demo_population(
+                connection,
+                settings,
+                households=DEFAULT_HOUSEHOLDS if households is None else households,
+                seed=DEFAULT_SEED if seed is None else seed,
+            )
+        return DemoSeeded(accounts, population)
     finally:
         await database.dispose()
 
 
-def cmd_seed_demo(_: argparse.Namespace) -> None:
+def cmd_seed_demo(args: argparse.Namespace) -> None:
     settings = load_settings()
     if settings.app_env == "production":
         print("wengang: seed-demo refuses to run with APP_ENV=production", file=sys.stderr)
         raise SystemExit(2)
-    created = asyncio.run(seed_demo(settings))
-    print(f"demo county seeded ({len(created)} new accounts)")
+    if args.households is not None and args.households < 0:
+        print("wengang: --households must not be negative", file=sys.stderr)
+        raise SystemExit(2)
+    seeded = asyncio.run(seed_demo(settings, households=args.households, seed=args.seed))
+    print(f"demo county seeded ({len(seeded.accounts)} new accounts)")
+    report = seeded.population
+    if report is None:
+        print("population: the registry already has households, nothing added")
+    else:
+        print(
+            f"population: {report.households:,} households, {report.members:,} members, "
+            f"{report.employment:,} employment rows, {report.intents:,} intents"
+        )
 
 
 def openapi_document() -> str:
@@ -242,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     regions.set_defaults(handler=cmd_import_regions)
 
     seed = commands.add_parser("seed-demo", help="seed the demo county")
+    seed.add_argument(
+        "--households",
+        type=int,
+        help="synthetic households, about four people each, default 600; seeded only into a"
+        " registry without households",
+    )
+    seed.add_argument("--seed", type=int, help="same seed, same population (default fixed)")
     seed.set_defaults(handler=cmd_seed_demo)
 
     openapi = commands.add_parser("openapi", help="write openapi/openapi.json")

@@ -40,16 +40,16 @@ router = api_router("/auth", tags=["auth"])
 me_router = api_router("", tags=["auth"])
 
 
-def get_wechat(request: Request) -> WeChatClient:
+async def get_wechat(request: Request) -> WeChatClient:
     state = request.app.state
     return WeChatClient(state.settings, state.http, state.redis)
 
 
-def get_throttle(request: Request) -> LoginThrottle:
+async def get_throttle(request: Request) -> LoginThrottle:
     return LoginThrottle(request.app.state.redis, request.app.state.settings)
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

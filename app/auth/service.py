@@ -5,13 +5,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Row, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
-from app.auth.deps import Principal
+from app.auth.deps import AccountSnapshot, Principal
 from app.auth.models import AccountKind, Role, UserAccount, UserRegion
 from app.auth.schemas import TokenResponse, UserOut
 from app.auth.throttle import LoginThrottle
@@ -36,7 +35,9 @@ class UnsupportedGrant(BadRequest):
 
 
 def user_out(
-    user: UserAccount | Row[Any], region_codes: list[str] | tuple[str, ...], cipher: PiiCipher
+    user: UserAccount | AccountSnapshot,
+    region_codes: list[str] | tuple[str, ...],
+    cipher: PiiCipher,
 ) -> UserOut:
     phone = cipher.decrypt(user.phone_cipher, context=PHONE_CONTEXT) if user.phone_cipher else None
     return UserOut(

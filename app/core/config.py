@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
 
     database_url: str | None = None
-    database_pool_size: int = 10
-    database_max_overflow: int = 10
+    # Connections per process. No overflow by default: overflow connections are opened and
+    # closed under load (churn); waiting briefly for a pooled one is cheaper.
+    database_pool_size: int = 20
+    database_max_overflow: int = 0
     redis_url: str | None = None
 
     jwt_secret: str = DEV_JWT_SECRET

@@ -61,8 +61,6 @@ class Database:
             connect_args={"server_settings": {"application_name": "wengang"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Same pool; for single-statement reads on hot paths (the caller's account).
-        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

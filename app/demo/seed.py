@@ -1,15 +1,25 @@
-"""Seed the demo county. Idempotent: running it again adds nothing already there."""
+"""Seed the demo county: regions, accounts and a synthetic population.
+
+Idempotent: running it again adds nothing already there. The population is seeded only into an
+empty registry, so a database that has real (or earlier demo) households is left alone.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.models import AccountKind, Role, UserAccount
 from app.auth.service import create_user
 from app.core.config import Settings
+from app.demo.population import (
+    DEFAULT_HOUSEHOLDS,
+    DEFAULT_SEED,
+    PopulationReport,
+    seed_population,
+)
 from app.regions.importer import DEMO_COUNTY_CSV, ImportReport, import_regions
 
 DEMO_COUNTY = "450226000000"
@@ -46,6 +56,22 @@ DEMO_ACCOUNTS = (
         "斗江村协管员",
         phone="13800000002",
     ),
+    # A coordinator for each other village: with about 60 households, each has 30 to 200
+    # labourers in 脱贫 households, which the default post quota gives one post.
+    *(
+        DemoAccount(
+            username, f"wengang-{username}", Role.coordinator, (code,), f"{village}协管员", phone
+        )
+        for username, code, village, phone in (
+            ("silian", "450226100203", "泗联村", "13800000003"),
+            ("maping", "450226100204", "马坪村", "13800000004"),
+            ("shayi", "450226101202", "沙宜村", "13800000005"),
+            ("fuping", "450226101203", "扶平村", "13800000006"),
+            ("danzhou", "450226102201", "丹洲村", "13800000007"),
+            ("banjiang", "450226102202", "板江村", "13800000008"),
+            ("honglu", "450226102203", "红路村", "13800000009"),
+        )
+    ),
     # A county BI tool: client-credentials grant with client_id / client_secret.
     DemoAccount(
         "county-bi",
@@ -56,6 +82,12 @@ DEMO_ACCOUNTS = (
         kind=AccountKind.client,
     ),
 )
+
+
+@dataclass
+class DemoSeeded:
+    accounts: list[DemoAccount]  # created by this run
+    population: PopulationReport | None  # None: the registry already had households
 
 
 async def seed_regions(connection: AsyncConnection) -> ImportReport:
@@ -89,3 +121,18 @@ async def seed_accounts(session: AsyncSession, settings: Settings) -> list[DemoA
         )
         created.append(account)
     return created
+
+
+async def seed_demo_population(
+    connection: AsyncConnection,
+    settings: Settings,
+    *,
+    households: int = DEFAULT_HOUSEHOLDS,
+    seed: int = DEFAULT_SEED,
+) -> PopulationReport | None:
+    """The demo villages' population, or None when the registry already has households."""
+    # Two `wengang dev` starting at once: the second waits, then finds the households.
+    await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('wengang.seed_demo'))"))
+    if await connection.scalar(text("SELECT EXISTS (SELECT 1 FROM household)")):
+        return None
+    return await seed_population(connection, settings, households=households, seed=seed)
