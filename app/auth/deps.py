@@ -72,8 +72,21 @@ async def get_settings_dep(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 _account = UserAccount.__table__
+# Only what requests use: every column decoded costs time on every request.
+_PRINCIPAL_COLUMNS = (
+    "id",
+    "kind",
+    "role",
+    "username",
+    "display_name",
+    "phone_cipher",
+    "wechat_openid",
+    "member_id",
+    "is_active",
+    "tokens_valid_after",
+)
 _principal_statement = select(
-    *(column for column in _account.c if column.name != "secret_hash"),
+    *(_account.c[name] for name in _PRINCIPAL_COLUMNS),
     select(func.array_agg(UserRegion.region_code))
     .where(UserRegion.user_id == _account.c.id)
     .correlate(_account)

@@ -124,6 +124,7 @@ class Settings(BaseSettings):
         return key_id(self.jwt_secret)
 
 
+@lru_cache(maxsize=16)
 def key_id(secret: str) -> str:
     # A key id derived from the secret: stable, and reveals nothing usable about it.
     return hashlib.sha256(b"wengang-kid:" + secret.encode()).hexdigest()[:16]

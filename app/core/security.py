@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -75,7 +76,37 @@ def issue_access_token(settings: Settings, subject: uuid.UUID, role: str) -> tup
     return token, ttl
 
 
+# Verified tokens by their exact text. A phone sends the same access token for up to 15 minutes;
+# verifying its signature again each time is the most expensive step of an authenticated
+# request. Only a successful verification is remembered, expiry is checked on every use, and
+# the account (revocation, deactivation) is still read from the database each time.
+_VERIFIED_MAX = 20_000
+_verified: OrderedDict[tuple[str, ...], AccessClaims] = OrderedDict()
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    # Keyed by everything verification depends on, so other settings never share an answer.
+    cache_key = (
+        settings.jwt_secret,
+        *settings.jwt_previous_secrets,
+        settings.jwt_audience,
+        settings.jwt_issuer,
+        token,
+    )
+    claims = _verified.get(cache_key)
+    if claims is not None:
+        if claims.expires_at <= datetime.now(UTC):
+            raise TokenExpired("访问令牌已过期，请刷新")
+        _verified.move_to_end(cache_key)
+        return claims
+    claims = _verify(settings, token)
+    _verified[cache_key] = claims
+    if len(_verified) > _VERIFIED_MAX:
+        _verified.popitem(last=False)
+    return claims
+
+
+def _verify(settings: Settings, token: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

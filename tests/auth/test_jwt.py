@@ -124,3 +124,37 @@ async def test_disabled_account_is_refused(client, make_user, settings, db):
     user.is_active = False
     await db.commit()
     assert (await _me(client, token)).status_code == 401
+
+
+async def test_a_cached_token_still_expires(client, make_user, settings, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from app.core import security
+
+    user = await make_user(Role.admin)
+    token = _sign(_claims(user.id, settings, exp=int(time.time()) + 2), settings.jwt_secret)
+    assert (await _me(client, token)).status_code == 200  # verified, then remembered
+
+    later = datetime.now(UTC) + timedelta(seconds=5)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return later
+
+    monkeypatch.setattr(security, "datetime", Clock)
+    response = await _me(client, token)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+
+
+async def test_a_cached_token_is_not_accepted_under_other_keys(client, make_user, settings):
+    from app.core.errors import InvalidToken
+    from app.core.security import decode_access_token
+
+    user = await make_user(Role.admin)
+    token = _sign(_claims(user.id, settings), settings.jwt_secret)
+    decode_access_token(settings, token)
+    rotated = settings.model_copy(update={"jwt_secret": "x" * 40, "jwt_previous_secrets": []})
+    with pytest.raises(InvalidToken):
+        decode_access_token(rotated, token)
