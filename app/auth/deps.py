@@ -99,15 +99,14 @@ _principal_sql = str(_principal_statement.compile(dialect=asyncpg_dialect()))
 
 
 async def get_principal(
-    request: Request,
-    settings: AppSettings,
-    token: Annotated[str | None, Depends(bearer)],
+    request: Request, token: Annotated[str | None, Depends(bearer)]
 ) -> Principal:
     """The caller's account: one autocommit query on a pooled connection, read with the driver
     directly (no BEGIN/COMMIT, no ORM)."""
     if not token:
         raise Unauthorized("缺少访问令牌（Authorization: Bearer …）")
-    claims = decode_access_token(settings, token)
+    # Straight from the app, not through `AppSettings`: one dependency less on every request.
+    claims = decode_access_token(request.app.state.settings, token)
     database: Database = request.app.state.db
     async with database.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
