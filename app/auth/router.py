@@ -171,6 +171,7 @@ async def logout(body: LogoutRequest, caller: CurrentUser, session: Session) -> 
     response_model=UserOut,
     responses=problem_responses(Unauthorized, InvalidToken, TokenExpired),
 )
-async def me(caller: CurrentUser, settings: AppSettings) -> UserOut:
+async def me(caller: CurrentUser, request: Request) -> UserOut:
     """The calling account, its role and its regions."""
-    return service.user_out(caller.user, caller.region_codes, PiiCipher.from_settings(settings))
+    cipher = PiiCipher.from_settings(request.app.state.settings)
+    return service.user_out(caller.user, caller.region_codes, cipher)

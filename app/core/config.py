@@ -44,8 +44,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     # Connections per process. No overflow by default: overflow connections are opened and
-    # closed under load (churn); waiting briefly for a pooled one is cheaper.
-    database_pool_size: int = 20
+    # closed under load (churn). 32 keeps p99 low at 64 concurrent requests (docs/benchmarks.md);
+    # mind PostgreSQL's max_connections when running several processes.
+    database_pool_size: int = 32
     database_max_overflow: int = 0
     redis_url: str | None = None
 
