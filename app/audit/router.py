@@ -9,7 +9,7 @@ from fastapi import Query
 from app.audit.schemas import AuditEventOut
 from app.audit.service import EventFilters, list_events
 from app.auth.deps import AUTHENTICATED_RESPONSES, Manager
-from app.core.db import Session
+from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
@@ -24,7 +24,7 @@ router = api_router(
 @router.get("", summary="Read the audit log", response_model=Page[AuditEventOut])
 async def list_audit_events(
     caller: Manager,
-    session: Session,
+    session: ReadSession,
     page: Pagination,
     entity: Annotated[str | None, Query(description="e.g. `member`, `household`")] = None,
     id: Annotated[uuid.UUID | None, Query(description="The entity's id")] = None,

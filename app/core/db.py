@@ -61,6 +61,10 @@ class Database:
             connect_args={"server_settings": {"application_name": "wengang"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that change nothing skip BEGIN/COMMIT: two round trips fewer per request.
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -89,3 +93,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for endpoints that only read: autocommit, nothing to commit or roll back.
+
+    Each statement sees the data committed when it runs; a read spanning statements is not
+    one snapshot, which these endpoints accept in exchange for fewer round trips.
+    """
+    database: Database = request.app.state.db
+    async with database.read_sessionmaker() as session:
+        yield session
+
+
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -8,7 +8,7 @@ from fastapi import Header, Path, Query, Request, Response
 
 from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
-from app.core.db import Session
+from app.core.db import ReadSession, Session
 from app.core.errors import BadRequest, Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.periods import PERIOD_PATTERN
@@ -56,7 +56,7 @@ def _if_match(value: str | None) -> int | None:
 @households.get("", summary="List households", response_model=Page[HouseholdSummary])
 async def list_households(
     caller: CurrentUser,
-    session: Session,
+    session: ReadSession,
     page: Pagination,
     village: Annotated[
         str | None, Query(description="A village, or any region: everything under it")
@@ -104,7 +104,7 @@ async def list_households(
     responses=problem_responses(service.HouseholdNotFound),
 )
 async def get_household(
-    household_id: uuid.UUID, caller: CurrentUser, session: Session, request: Request
+    household_id: uuid.UUID, caller: CurrentUser, session: ReadSession, request: Request
 ) -> HouseholdDetail:
     """The household, each member with their latest month of employment and their intent.
     ID numbers and phones are masked."""
@@ -118,7 +118,7 @@ async def get_household(
     responses=problem_responses(service.MemberNotFound, InvalidIdNumber, Forbidden),
 )
 async def lookup_member(
-    body: IdNumberLookup, caller: Staff, session: Session, request: Request
+    body: IdNumberLookup, caller: Staff, session: ReadSession, request: Request
 ) -> MemberOut:
     """Exact match on the 18-character ID number (through its keyed hash; the number itself is
     never stored in clear). A POST so the number stays out of URLs and their logs."""
@@ -134,7 +134,7 @@ async def lookup_member(
 async def get_member(
     member_id: uuid.UUID,
     caller: CurrentUser,
-    session: Session,
+    session: ReadSession,
     request: Request,
     response: Response,
 ) -> MemberOut:

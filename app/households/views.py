@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.core.crypto import PiiCipher, mask_id_number, mask_phone
 from app.households.models import Member, MemberEmployment, MemberIntent
@@ -50,19 +50,28 @@ async def members_out(
     latest: dict[uuid.UUID, MemberEmployment] = {}
     intents: dict[uuid.UUID, MemberIntent] = {}
     if ids:
-        employments = await session.scalars(
+        # One round trip: each member's newest month (a lateral subquery walking the primary
+        # key backwards) and their intent.
+        newest = aliased(
+            MemberEmployment,
             select(MemberEmployment)
-            .where(MemberEmployment.member_id.in_(ids))
-            .ext(distinct_on(MemberEmployment.member_id))
-            .order_by(MemberEmployment.member_id, MemberEmployment.period.desc())
+            .where(MemberEmployment.member_id == Member.id)
+            .order_by(MemberEmployment.period.desc())
+            .limit(1)
+            .lateral(),
         )
-        latest = {row.member_id: row for row in employments}
-        intents = {
-            row.member_id: row
-            for row in await session.scalars(
-                select(MemberIntent).where(MemberIntent.member_id.in_(ids))
-            )
-        }
+        rows = await session.execute(
+            select(Member.id, newest, MemberIntent)
+            .select_from(Member)
+            .outerjoin(newest, true())
+            .outerjoin(MemberIntent, MemberIntent.member_id == Member.id)
+            .where(Member.id.in_(ids))
+        )
+        for member_id, employment, intent in rows:
+            if employment is not None:
+                latest[member_id] = employment
+            if intent is not None:
+                intents[member_id] = intent
     return [
         MemberOut(
             id=m.id,

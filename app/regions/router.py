@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from app.auth.deps import AUTHENTICATED_RESPONSES, CallerScope
-from app.core.db import Session
+from app.core.db import ReadSession
 from app.core.errors import problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
@@ -24,7 +24,7 @@ RegionCode = Annotated[str, Path(description="12-digit division code", examples=
     responses=problem_responses(service.RegionNotFound),
 )
 async def list_regions(
-    session: Session,
+    session: ReadSession,
     scope: CallerScope,
     page: Pagination,
     parent: Annotated[
@@ -43,7 +43,7 @@ async def list_regions(
     response_model=RegionDetail,
     responses=problem_responses(service.RegionNotFound),
 )
-async def get_region(code: RegionCode, session: Session, scope: CallerScope) -> RegionDetail:
+async def get_region(code: RegionCode, session: ReadSession, scope: CallerScope) -> RegionDetail:
     """One region with its ancestors (for breadcrumbs) and how many children it has.
     A region outside your scope answers 404, exactly like a missing one."""
     return await service.get_region(session, scope, code)
