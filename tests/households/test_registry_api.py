@@ -457,3 +457,29 @@ async def test_audit_cursor_pages_and_bad_cursor(client, make_user, auth, two_vi
     assert len(second["items"]) == 1 and second["next_cursor"] is None
     bad = await client.get("/api/v1/audit-events?cursor=WyJ4Il0", headers=county)
     assert bad.status_code == 400
+
+
+async def test_no_response_carries_full_personal_data(client, make_user, auth, db, settings):
+    number, phone = synthetic_id_number("19880808"), "13766665555"
+    household, members = await make_household(
+        db, settings, VILLAGE_A, [PersonSpec("黄六", id_number=number, phone=phone)]
+    )
+    member = members[0].id
+    headers = auth(await make_user(Role.manager, [TOWNSHIP_A]))
+    responses = [
+        await client.get("/api/v1/households", headers=headers),
+        await client.get(f"/api/v1/households/{household.id}", headers=headers),
+        await client.get(f"/api/v1/members/{member}", headers=headers),
+        await client.post("/api/v1/members/lookup", json={"id_number": number}, headers=headers),
+        await client.patch(
+            f"/api/v1/members/{member}", json={"skills": ["厨师"], "version": 1}, headers=headers
+        ),
+        await client.put(
+            f"/api/v1/members/{member}/intent", json={"intent": "就近"}, headers=headers
+        ),
+        await client.get("/api/v1/audit-events", headers=headers),
+    ]
+    for response in responses:
+        assert response.status_code == 200, response.text
+        assert number not in response.text and number[:14] not in response.text
+        assert phone not in response.text
