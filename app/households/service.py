@@ -35,7 +35,7 @@ from app.households.schemas import (
     MemberPatch,
 )
 from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
-from app.policy.values import Intent, ObservationSource, Relation
+from app.policy.values import ObservationSource, Relation
 
 
 class HouseholdNotFound(NotFound):
@@ -269,6 +269,18 @@ async def update_member(
     return (await views.members_out(session, cipher, [member]))[0]
 
 
+def _assign(row: Any, values: dict[str, Any], unaudited: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Set `values` on `row` (new or loaded); the (old, new) pairs that changed, for the audit."""
+    changes = {
+        key: (getattr(row, key), value)
+        for key, value in values.items()
+        if key not in unaudited and getattr(row, key) != value
+    }
+    for key, value in values.items():
+        setattr(row, key, value)
+    return changes
+
+
 async def put_employment(
     session: AsyncSession,
     principal: Principal,
@@ -292,17 +304,9 @@ async def put_employment(
     }
     action = "update" if row is not None else "create"
     if row is None:
-        row = MemberEmployment(member_id=member.id, period=period, **values)
+        row = MemberEmployment(member_id=member.id, period=period)
         session.add(row)
-        changes = {k: (None, v) for k, v in values.items() if k != "observed_at"}
-    else:
-        changes = {
-            k: (getattr(row, k), v)
-            for k, v in values.items()
-            if k != "observed_at" and getattr(row, k) != v
-        }
-        for key, value in values.items():
-            setattr(row, key, value)
+    changes = _assign(row, values, unaudited=("observed_at",))
     row.updated_at = datetime.now(UTC)
     await session.flush()
     audit.record(
@@ -329,20 +333,16 @@ async def put_intent(
     row = await session.get(MemberIntent, member.id, with_for_update=True)
     values = {
         "intent": body.intent.value,
-        "reason": body.reason if body.intent is Intent.none else body.reason or None,
+        "reason": (body.reason or "").strip() or None,
         "training_needs": body.training_needs,
         "wanted_job_types": body.wanted_job_types,
         "source": source.value,
     }
     action = "update" if row is not None else "create"
     if row is None:
-        row = MemberIntent(member_id=member.id, observed_at=datetime.now(UTC), **values)
+        row = MemberIntent(member_id=member.id)
         session.add(row)
-        changes = {k: (None, v) for k, v in values.items()}
-    else:
-        changes = {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}
-        for key, value in values.items():
-            setattr(row, key, value)
+    changes = _assign(row, values)
     row.observed_at = row.updated_at = datetime.now(UTC)
     await session.flush()
     audit.record(
