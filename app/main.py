@@ -23,6 +23,7 @@ from app.health.router import router as health_router
 from app.households.router import households as households_router
 from app.households.router import members as members_router
 from app.regions.router import router as regions_router
+from app.visits.router import router as visits_router
 
 DESCRIPTION = """
 稳岗 (wengang): the backend of village employment-assistance coordinators.
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "auth", "description": "Logins, tokens and the calling account"},
             {"name": "regions", "description": "Administrative divisions within your scope"},
             {"name": "households", "description": "The registry: households, members, months"},
+            {"name": "visits", "description": "Household visits (入户走访)"},
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         regions_router,
         households_router,
         members_router,
+        visits_router,
         audit_router,
         health_router,
     ):

@@ -5,6 +5,7 @@ from app.auth.models import RefreshToken, UserAccount, UserRegion
 from app.core.db import Base
 from app.households.models import Household, Member, MemberEmployment, MemberIntent
 from app.regions.models import Region
+from app.visits.models import Visit
 
 __all__ = [
     "AuditEvent",
@@ -17,4 +18,5 @@ __all__ = [
     "Region",
     "UserAccount",
     "UserRegion",
+    "Visit",
 ]

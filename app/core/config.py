@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.policy.field_work import DEFAULT_VISIT_MAX_DISTANCE_KM
+
 # Development defaults for secrets. They make `make dev` work out of the box and are refused
 # when APP_ENV=production (see `Settings.refuse_development_secrets`).
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
@@ -72,6 +74,8 @@ class Settings(BaseSettings):
 
     feed_url: str = "http://127.0.0.1:8001"
     feed_token: str = DEV_FEED_TOKEN
+
+    visit_max_distance_km: float = DEFAULT_VISIT_MAX_DISTANCE_KM
 
     # Login throttling: failed attempts per account, attempts per client address.
     login_account_max_failures: int = 5

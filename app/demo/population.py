@@ -106,7 +106,7 @@ def demo_villages() -> list[str]:
     """The village-level codes of the demo county csv, in code order."""
     with open_text(DEMO_COUNTY_CSV) as handle:
         rows = parse_rows(iter(csv.reader(handle)), ImportReport())
-        return sorted(code for code, _, level, _ in rows if level == RegionLevel.village)
+        return sorted(row[0] for row in rows if row[2] == RegionLevel.village)
 
 
 def history_calendar(end_period: str, months: int, now: datetime | None = None) -> Calendar:

@@ -20,6 +20,9 @@ from app.core.scope import is_region_code, level_of, parent_of
 
 CODE_HEADERS = ("code", "统计用区划代码", "区划代码", "行政区划代码")
 NAME_HEADERS = ("name", "名称", "区划名称")
+# Optional: a village's centre, for checking where visits were logged.
+LAT_HEADERS = ("lat", "纬度")
+LON_HEADERS = ("lon", "经度")
 BATCH_ROWS = 10_000
 DEMO_COUNTY_CSV = Path(__file__).parent / "data" / "demo_county.csv"
 
@@ -53,13 +56,24 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
+def _coordinate(row: list[str], column: int | None, low: float, high: float) -> float | None:
+    if column is None or len(row) <= column or not row[column].strip():
+        return None
+    try:
+        value = float(row[column])
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
 def parse_rows(
     lines: Iterator[list[str]], report: ImportReport
-) -> Iterator[tuple[str, str, str, str | None]]:
+) -> Iterator[tuple[str, str, str, str | None, float | None, float | None]]:
     header = next(lines, None)
     if header is None:
         return
     code_col, name_col = _column(header, CODE_HEADERS), _column(header, NAME_HEADERS)
+    lat_col, lon_col = _column(header, LAT_HEADERS), _column(header, LON_HEADERS)
     if code_col is None or name_col is None:
         report.errors.append((1, "表头缺少“统计用区划代码”或“名称”列"))
         return
@@ -73,7 +87,10 @@ def parse_rows(
         if not name:
             report.errors.append((number, "名称为空"))
             continue
-        yield code, name[:100], level_of(code).value, parent_of(code)
+        lat, lon = _coordinate(row, lat_col, -90, 90), _coordinate(row, lon_col, -180, 180)
+        if (lat is None) != (lon is None):
+            lat = lon = None
+        yield code, name[:100], level_of(code).value, parent_of(code), lat, lon
 
 
 async def import_regions(connection: AsyncConnection, path: Path) -> ImportReport:
@@ -81,14 +98,15 @@ async def import_regions(connection: AsyncConnection, path: Path) -> ImportRepor
     await connection.execute(
         text(
             "CREATE TEMP TABLE region_import (line_no int, code varchar(12), name varchar(100),"
-            " level varchar(16), parent_code varchar(12)) ON COMMIT DROP"
+            " level varchar(16), parent_code varchar(12), centre_lat float8, centre_lon float8)"
+            " ON COMMIT DROP"
         )
     )
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     with open_text(path) as handle:
         rows = parse_rows(iter(csv.reader(handle)), report)
-        batch: list[tuple[int, str, str, str, str | None]] = []
+        batch: list[tuple[object, ...]] = []
         for row in rows:
             batch.append((report.read + 1, *row))
             if len(batch) >= BATCH_ROWS:
@@ -127,12 +145,16 @@ async def import_regions(connection: AsyncConnection, path: Path) -> ImportRepor
         ]
     result = await connection.execute(
         text(
-            "INSERT INTO region (code, name, level, parent_code)"
-            " SELECT code, name, level, parent_code FROM region_import"
+            "INSERT INTO region (code, name, level, parent_code, centre_lat, centre_lon)"
+            " SELECT code, name, level, parent_code, centre_lat, centre_lon FROM region_import"
             " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level,"
-            " parent_code = EXCLUDED.parent_code, updated_at = now()"
-            " WHERE (region.name, region.level, region.parent_code)"
-            " IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level, EXCLUDED.parent_code)"
+            " parent_code = EXCLUDED.parent_code,"
+            " centre_lat = coalesce(EXCLUDED.centre_lat, region.centre_lat),"
+            " centre_lon = coalesce(EXCLUDED.centre_lon, region.centre_lon), updated_at = now()"
+            " WHERE (region.name, region.level, region.parent_code, region.centre_lat,"
+            " region.centre_lon) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level,"
+            " EXCLUDED.parent_code, coalesce(EXCLUDED.centre_lat, region.centre_lat),"
+            " coalesce(EXCLUDED.centre_lon, region.centre_lon))"
             " RETURNING (xmax = 0) AS inserted"
         )
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Timestamps
@@ -22,3 +22,6 @@ class Region(Timestamps, Base):
     parent_code: Mapped[str | None] = mapped_column(
         String(12), ForeignKey("region.code", ondelete="RESTRICT")
     )
+    # A village's recorded centre (WGS-84), against which visit locations are checked.
+    centre_lat: Mapped[float | None] = mapped_column(Float)
+    centre_lon: Mapped[float | None] = mapped_column(Float)

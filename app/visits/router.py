@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query, Request, Response, status
+
+from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, Staff
+from app.core.db import ReadSession, Session
+from app.core.errors import Forbidden, problem_responses
+from app.core.pagination import Page, Pagination
+from app.core.routing import api_router
+from app.households.service import HouseholdNotFound, MemberNotFound
+from app.visits import service
+from app.visits.schemas import VisitIn, VisitOut
+
+router = api_router(
+    "/visits",
+    tags=["visits"],
+    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
+)
+
+
+@router.post(
+    "",
+    summary="Record a household visit",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VisitOut,
+    responses={
+        200: {"model": VisitOut, "description": "The same visit sent again: the stored one."},
+        **problem_responses(
+            HouseholdNotFound,
+            MemberNotFound,
+            service.VisitIdConflict,
+            service.MemberNotInHousehold,
+        ),
+    },
+)
+async def record_visit(
+    body: VisitIn,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+    request: Request,
+    response: Response,
+) -> VisitOut:
+    """Records a visit to a household in your villages, and what it found about members
+    (this month's employment, intent) in the same transaction. The phone picks `id`: sending
+    the same id and body again answers the stored visit (200) without a second row; the same
+    id with a different body answers 409. A location farther from the village's recorded
+    centre than policy allows is accepted and flagged `needs_review`."""
+    visit, created = await service.record_visit(
+        session, caller, actor, body, request.app.state.settings.visit_max_distance_km
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return visit
+
+
+@router.get("", summary="List visits", response_model=Page[VisitOut])
+async def list_visits(
+    caller: Staff,
+    session: ReadSession,
+    page: Pagination,
+    household_id: uuid.UUID | None = None,
+    coordinator: Annotated[uuid.UUID | None, Query(description="The visiting account")] = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="Inclusive")] = None,
+    to: Annotated[datetime | None, Query(description="Exclusive")] = None,
+) -> Page[VisitOut]:
+    """Visits within your regions, newest first."""
+    filters = service.VisitFilters(
+        household_id=household_id, coordinator_id=coordinator, visited_from=from_, visited_to=to
+    )
+    items, cursor = await service.list_visits(session, caller, filters, page)
+    return Page[VisitOut](items=items, next_cursor=cursor)

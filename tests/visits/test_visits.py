@@ -1,0 +1,190 @@
+"""Household visits: idempotent uploads, scope, member updates in one transaction, geofence."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.auth.models import Role
+from app.households.models import MemberEmployment, MemberIntent
+from app.visits.models import Visit
+from app.visits.service import distance_m
+from tests.households.factories import PersonSpec, make_household
+
+VILLAGE_A = "450226100201"  # 大寨村, centre 25.7921, 109.6046
+VILLAGE_B = "450226101201"
+NEAR = {"lat": 25.7950, "lon": 109.6080}  # a few hundred metres away
+FAR = {"lat": 25.6427, "lon": 109.6338}  # 丹洲村, about 17 km away
+
+
+@pytest.fixture
+async def household(db, settings):
+    return await make_household(
+        db, settings, VILLAGE_A, [PersonSpec("韦强"), PersonSpec("韦梅", relation="之女")]
+    )
+
+
+def _body(household_id, **overrides):
+    body = {
+        "id": str(uuid.uuid4()),
+        "household_id": str(household_id),
+        "visited_at": "2026-11-20T10:30:00+08:00",
+        "method": "in_person",
+        "location": NEAR,
+        "notes": "了解务工意愿",
+        "member_updates": [],
+    }
+    body.update(overrides)
+    return body
+
+
+async def _count(db, model=Visit) -> int:
+    return await db.scalar(select(func.count()).select_from(model))
+
+
+def test_distance():
+    assert distance_m(25.7921, 109.6046, 25.7921, 109.6046) == 0
+    assert 16_000 < distance_m(25.7921, 109.6046, FAR["lat"], FAR["lon"]) < 19_000
+
+
+async def test_same_visit_twice_is_one_row(client, make_user, auth, household, db):
+    (home, _), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    body = _body(home.id)
+    first = await client.post("/api/v1/visits", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/api/v1/visits", json=body, headers=headers)
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert await _count(db) == 1
+
+
+async def test_same_id_different_body_is_409(client, make_user, auth, household, db):
+    (home, _), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    body = _body(home.id)
+    await client.post("/api/v1/visits", json=body, headers=headers)
+    changed = await client.post(
+        "/api/v1/visits", json={**body, "notes": "另一段记录"}, headers=headers
+    )
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "idempotency_conflict"
+    assert await _count(db) == 1
+
+
+async def test_household_outside_villages_is_404(client, make_user, auth, household, db):
+    (home, _) = household
+    other = auth(await make_user(Role.coordinator, [VILLAGE_B]))
+    response = await client.post("/api/v1/visits", json=_body(home.id), headers=other)
+    assert response.status_code == 404
+    assert await _count(db) == 0
+
+
+async def test_member_updates_apply_with_the_visit(client, make_user, auth, household, db):
+    (home, members), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    body = _body(
+        home.id,
+        member_updates=[
+            {
+                "member_id": str(members[0].id),
+                "employment": {
+                    "status": "务工",
+                    "region": "县内",
+                    "channel": "就业帮扶车间",
+                    "months": 10,
+                },
+            },
+            {
+                "member_id": str(members[1].id),
+                "intent": {"intent": "外出", "wanted_job_types": ["电子厂"]},
+            },
+        ],
+    )
+    response = await client.post("/api/v1/visits", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    employment = await db.get(MemberEmployment, (members[0].id, "2026-11"))
+    assert employment.status == "务工" and employment.source == "visit"
+    intent = await db.get(MemberIntent, members[1].id)
+    assert intent.intent == "外出" and intent.source == "visit"
+    entities = set((await db.scalars(select(AuditEvent.entity))).all())
+    assert {"visit", "member_employment", "member_intent"} <= entities
+
+
+async def test_a_bad_member_update_writes_nothing(client, make_user, auth, household, db, settings):
+    (home, members), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    _, strangers = await make_household(db, settings, VILLAGE_A, [PersonSpec("外人")])
+    body = _body(
+        home.id,
+        member_updates=[
+            {"member_id": str(members[0].id), "intent": {"intent": "就近"}},
+            {"member_id": str(strangers[0].id), "intent": {"intent": "就近"}},
+        ],
+    )
+    response = await client.post("/api/v1/visits", json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["code"] == "member_not_in_household"
+    assert await _count(db) == 0
+    assert await _count(db, MemberIntent) == 0
+
+
+async def test_far_location_is_flagged_not_refused(client, make_user, auth, household):
+    (home, _), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    near = (await client.post("/api/v1/visits", json=_body(home.id), headers=headers)).json()
+    assert near["needs_review"] is False and near["distance_m"] < 1000
+    far = await client.post("/api/v1/visits", json=_body(home.id, location=FAR), headers=headers)
+    assert far.status_code == 201
+    assert far.json()["needs_review"] is True
+    assert far.json()["distance_m"] > 5000
+    phone = await client.post(
+        "/api/v1/visits", json=_body(home.id, method="phone", location=None), headers=headers
+    )
+    assert phone.json()["needs_review"] is False and phone.json()["distance_m"] is None
+
+
+async def test_listing_is_scoped(client, make_user, auth, household, db, settings):
+    (home, _) = household
+    b_home, _ = await make_household(db, settings, VILLAGE_B, [PersonSpec("杨一")])
+    coordinator_a = auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    coordinator_b = auth(await make_user(Role.coordinator, [VILLAGE_B]))
+    await client.post("/api/v1/visits", json=_body(home.id), headers=coordinator_a)
+    await client.post("/api/v1/visits", json=_body(b_home.id), headers=coordinator_b)
+    mine = (await client.get("/api/v1/visits", headers=coordinator_a)).json()["items"]
+    assert [v["household_id"] for v in mine] == [str(home.id)]
+    county = auth(await make_user(Role.manager, ["450226000000"]))
+    both = (await client.get("/api/v1/visits", headers=county)).json()["items"]
+    assert len(both) == 2
+    one = (
+        await client.get("/api/v1/visits", params={"household_id": str(b_home.id)}, headers=county)
+    ).json()["items"]
+    assert len(one) == 1
+
+
+async def test_villagers_cannot_record_visits(client, make_user, auth, household):
+    (home, _) = household
+    villager = auth(await make_user(Role.villager))
+    response = await client.post("/api/v1/visits", json=_body(home.id), headers=villager)
+    assert response.status_code == 403
+
+
+async def test_visit_needs_an_aware_time(client, make_user, auth, household):
+    (home, _), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    response = await client.post(
+        "/api/v1/visits", json=_body(home.id, visited_at="2026-11-20T10:30:00"), headers=headers
+    )
+    assert response.status_code == 422
+
+
+async def test_concurrent_retries_make_one_row(client, make_user, auth, household, db):
+    import asyncio
+
+    (home, members), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    body = _body(
+        home.id, member_updates=[{"member_id": str(members[0].id), "intent": {"intent": "就近"}}]
+    )
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/visits", json=body, headers=headers) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert await _count(db) == 1
+    assert len({r.json()["id"] for r in responses}) == 1
