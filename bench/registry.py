@@ -80,6 +80,12 @@ def seed(database_url: str, households: int, reseed: bool) -> str:
     if exists and not reseed:
         members = int(psql("SELECT count(*) FROM member", database_url) or 0)
     if members and not reseed:
+        # Bring a database seeded by older code up to the current schema.
+        sh(
+            str(BIN / "wengang"),
+            "migrate",
+            env={"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL},
+        )
         return f"reused the seeded database ({members:,} members)"
     psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     psql(f"CREATE DATABASE {name}")

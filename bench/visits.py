@@ -1,0 +1,158 @@
+"""Visits benchmark: `POST /api/v1/visits` with three member updates against `GET /healthz`.
+
+    .venv/bin/python bench/visits.py [--households 250000]
+
+Uses the registry benchmark's seeded database (seeding it when missing), one uvicorn worker,
+and wrk in a second process at 64 connections: `/healthz`, then visits, in interleaved pairs.
+Every visit has a fresh id (drawn in wrk's Lua) for a household of the county with at least
+three members, each getting this month's employment and an intent.
+Target (issue): visits at ≥ 0.25× the requests per second of `/healthz`, zero errors, p99 under
+100 ms at 64 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import registry  # the sibling benchmark: seeding, wrk, tokens
+
+PAIRS = int(os.environ.get("BENCH_PAIRS", "3"))
+
+VISIT_LUA = """
+local households = {%s}
+math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+local function uuid4()
+  local t = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"
+  return (t:gsub("[xy]", function(c)
+    local v = (c == "x") and math.random(0, 15) or math.random(8, 11)
+    return string.format("%%x", v)
+  end))
+end
+request = function()
+  local h = households[math.random(#households)]
+  local updates = {}
+  for i = 2, 4 do
+    updates[#updates + 1] = '{"member_id":"' .. h[i] .. '","employment":{"status":"务工",' ..
+      '"region":"县内","channel":"就业帮扶车间","months":8},"intent":{"intent":"就近"}}'
+  end
+  local body = '{"id":"' .. uuid4() .. '","household_id":"' .. h[1] ..
+    '","visited_at":"2026-11-20T10:30:00+08:00","method":"in_person",' ..
+    '"location":{"lat":25.79,"lon":109.60},"notes":"bench","member_updates":[' ..
+    table.concat(updates, ",") .. ']}'
+  return wrk.format("POST", "/api/v1/visits",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, body)
+end
+"""
+
+
+async def sample_households(database_url: str, count: int) -> list[list[str]]:
+    """Households with at least three labour-force members: [household, m1, m2, m3]."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.core.config import normalise_database_url
+
+    engine = create_async_engine(normalise_database_url(database_url))
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT household_id, (array_agg(id ORDER BY member_no))[1:3] FROM member"
+                " WHERE labour_type IN ('普通劳动力', '技能劳动力', '弱劳动力或半劳动力')"
+                " GROUP BY household_id HAVING count(*) >= 3 LIMIT :n"
+            ),
+            {"n": count},
+        )
+        households = [[str(h), *(str(m) for m in members)] for h, members in rows]
+    await engine.dispose()
+    return households
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--households", type=int, default=250_000)
+    parser.add_argument("--database", default="wengang_bench_registry")
+    args = parser.parse_args()
+    database_url = registry.ADMIN_URL.rsplit("/", 1)[0] + "/" + args.database
+    print("bench:", registry.seed(database_url, args.households, reseed=False), flush=True)
+    households = asyncio.run(sample_households(database_url, 3000))
+
+    port = registry.free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": registry.REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+        "ACCESS_TOKEN_TTL_SECONDS": "3600",
+    }
+    server = subprocess.Popen(
+        [str(registry.BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    registry.CONNECTIONS = 64
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        token = registry.token(base, "county", "wengang-county")
+        script = VISIT_LUA % (
+            ",".join("{" + ",".join(f'"{i}"' for i in h) + "}" for h in households),
+            token,
+        )
+        registry.wrk(base, "/healthz")  # warm-up
+        registry.wrk(base, "/", script=script)
+        pairs = [
+            (registry.wrk(base, "/healthz"), registry.wrk(base, "/", script=script))
+            for _ in range(PAIRS)
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    lines = [
+        "# Visits benchmark",
+        "",
+        f"- POST /api/v1/visits with 3 member updates (employment + intent each) against "
+        f"GET /healthz; one uvicorn worker; wrk -t2 -c64 -d{registry.DURATION}; {PAIRS} pairs",
+        "",
+        "| pair | /healthz req/s | visits req/s | p50 ms | p95 ms | p99 ms | non-2xx | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios = []
+    for number, (baseline, visits) in enumerate(pairs, start=1):
+        ratio = visits["rps"] / baseline["rps"]
+        ratios.append(ratio)
+        lines.append(
+            f"| {number} | {baseline['rps']:,.0f} | {visits['rps']:,.0f} | {visits['p50']:.1f} | "
+            f"{visits['p95']:.1f} | {visits['p99']:.1f} | {visits['non_2xx']} | {ratio:.2f}× |"
+        )
+    lines += [
+        "",
+        f"- median ratio {statistics.median(ratios):.2f}× (target ≥ 0.25×); "
+        f"worst p99 {max(v['p99'] for _, v in pairs):.1f} ms (target < 100 ms); "
+        f"non-2xx {sum(v['non_2xx'] for _, v in pairs)} (target 0)",
+    ]
+    report = "\n".join(lines) + "\n"
+    registry.RESULTS.mkdir(parents=True, exist_ok=True)
+    (registry.RESULTS / "visits.md").write_text(report, encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
