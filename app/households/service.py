@@ -34,6 +34,7 @@ from app.households.schemas import (
     MemberOut,
     MemberPatch,
 )
+from app.households.updates import employment_values, intent_values
 from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
 from app.policy.values import ObservationSource, Relation
 
@@ -292,16 +293,7 @@ async def put_employment(
 ) -> EmploymentOut:
     member, household = await _member(session, principal, member_id)
     row = await session.get(MemberEmployment, (member.id, period), with_for_update=True)
-    values = {
-        "status": body.status.value,
-        "work_region": body.region.value if body.region else None,
-        "channel": body.channel.value if body.channel else None,
-        "employer": body.employer,
-        "months": body.months,
-        "income": body.income,
-        "source": source.value,
-        "observed_at": body.observed_at or datetime.now(UTC),
-    }
+    values = employment_values(body, source, datetime.now(UTC))
     action = "update" if row is not None else "create"
     if row is None:
         row = MemberEmployment(member_id=member.id, period=period)
@@ -331,13 +323,7 @@ async def put_intent(
 ) -> IntentOut:
     member, household = await _member(session, principal, member_id)
     row = await session.get(MemberIntent, member.id, with_for_update=True)
-    values = {
-        "intent": body.intent.value,
-        "reason": (body.reason or "").strip() or None,
-        "training_needs": body.training_needs,
-        "wanted_job_types": body.wanted_job_types,
-        "source": source.value,
-    }
+    values = intent_values(body, source)
     action = "update" if row is not None else "create"
     if row is None:
         row = MemberIntent(member_id=member.id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -21,6 +21,7 @@ from app.core.pagination import InvalidCursor, PageRequest, next_cursor
 from app.core.periods import current_period
 from app.households import service as households
 from app.households.models import Household, Member
+from app.households.updates import MemberFindings, apply_findings
 from app.policy.values import ObservationSource
 from app.regions.models import Region
 from app.visits.models import Visit
@@ -77,91 +78,79 @@ async def record_visit(
     body: VisitIn,
     max_distance_km: float,
 ) -> tuple[VisitOut, bool]:
-    """The visit and whether it was created now (False: an identical retry)."""
+    """The visit and whether it was created now (False: an identical retry).
+
+    A handful of statements whatever the number of member updates: phones upload visits in
+    bursts when they come back online."""
     digest = request_hash(body)
-    replay = await _replay(session, body, digest)
-    if replay is not None:
-        return replay, False
-    household = await session.scalar(
-        select(Household).where(
-            Household.id == body.household_id, households.visible_households(principal)
+    found = (
+        await session.execute(
+            select(Household.id, Household.village_code, Region.centre_lat, Region.centre_lon)
+            .outerjoin(Region, Region.code == Household.village_code)
+            .where(Household.id == body.household_id, households.visible_households(principal))
         )
-    )
-    if household is None:
+    ).one_or_none()
+    if found is None:
         raise households.HouseholdNotFound()
-    await _check_members(session, household.id, body)
-    village = await session.get(Region, household.village_code)
-    visit = Visit(
-        id=body.id,
-        household_id=household.id,
-        coordinator_id=principal.id,
-        village_code=household.village_code,
-        visited_at=body.visited_at.astimezone(UTC),
-        method=body.method.value,
-        notes=body.notes,
-        request_hash=digest,
+    household_id, village_code, centre_lat, centre_lon = found
+    await _check_members(session, household_id, body)
+    values: dict[str, object] = {
+        "id": body.id,
+        "household_id": household_id,
+        "coordinator_id": principal.id,
+        "village_code": village_code,
+        "visited_at": body.visited_at.astimezone(UTC),
+        "method": body.method.value,
+        "notes": body.notes,
+        "request_hash": digest,
+        "lat": body.location.lat if body.location else None,
+        "lon": body.location.lon if body.location else None,
+        "distance_m": None,
+        "needs_review": False,
+    }
+    if body.location is not None and centre_lat is not None and centre_lon is not None:
+        distance = distance_m(body.location.lat, body.location.lon, centre_lat, centre_lon)
+        values["distance_m"] = distance
+        values["needs_review"] = distance > max_distance_km * 1000
+    # A concurrent or earlier upload of the same id wins the insert; this one then answers as
+    # a retry (or 409 when its body differs).
+    created_at = await session.scalar(
+        insert(Visit)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Visit.created_at)
     )
-    if body.location is not None:
-        visit.lat, visit.lon = body.location.lat, body.location.lon
-        if (
-            village is not None
-            and village.centre_lat is not None
-            and village.centre_lon is not None
-        ):
-            visit.distance_m = distance_m(
-                body.location.lat, body.location.lon, village.centre_lat, village.centre_lon
-            )
-            visit.needs_review = visit.distance_m > max_distance_km * 1000
-    try:
-        async with session.begin_nested():
-            session.add(visit)
-            await session.flush()
-    except IntegrityError:
-        # The same id arrived concurrently and won: answer as a retry would be answered.
-        if visit in session:
-            session.expunge(visit)
+    if created_at is None:
         replay = await _replay(session, body, digest)
-        if replay is None:
-            raise
+        assert replay is not None
         return replay, False
-    period = current_period(body.visited_at)
-    for update in body.member_updates:
-        if update.employment is not None:
-            employment = update.employment.model_copy(
-                update={"observed_at": update.employment.observed_at or body.visited_at}
-            )
-            await households.put_employment(
-                session,
-                principal,
-                actor,
-                update.member_id,
-                period,
-                employment,
-                source=ObservationSource.visit,
-            )
-        if update.intent is not None:
-            await households.put_intent(
-                session,
-                principal,
-                actor,
-                update.member_id,
-                update.intent,
-                source=ObservationSource.visit,
-            )
+    await apply_findings(
+        session,
+        actor,
+        region_code=village_code,
+        period=current_period(body.visited_at),
+        findings=[
+            MemberFindings(u.member_id, employment=u.employment, intent=u.intent)
+            for u in body.member_updates
+        ],
+        source=ObservationSource.visit,
+        observed_at=body.visited_at,
+    )
     audit.record(
         session,
         actor,
         action="create",
         entity="visit",
-        entity_id=visit.id,
-        region_code=visit.village_code,
+        entity_id=body.id,
+        region_code=village_code,
         changes={
-            "household_id": (None, household.id),
-            "method": (None, visit.method),
-            "needs_review": (None, visit.needs_review),
+            "household_id": (None, household_id),
+            "method": (None, body.method.value),
+            "needs_review": (None, values["needs_review"]),
         },
     )
-    return visit_out(visit), True
+    location = body.location
+    return VisitOut.model_validate({**values, "location": location, "created_at": created_at}), True
 
 
 async def _check_members(session: AsyncSession, household_id: uuid.UUID, body: VisitIn) -> None:

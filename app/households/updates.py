@@ -1,0 +1,151 @@
+"""Many members' employment and intent at once (a visit, later an import): set-based.
+
+One read of the current rows (locked), one upsert per table, one batch of audit rows, whatever
+the number of members. The caller has already checked the members are in scope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.households.models import MemberEmployment, MemberIntent
+from app.households.schemas import EmploymentIn, IntentIn
+from app.policy.values import ObservationSource
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFindings:
+    member_id: uuid.UUID
+    employment: EmploymentIn | None = None
+    intent: IntentIn | None = None
+
+
+def employment_values(
+    body: EmploymentIn, source: ObservationSource, at: datetime
+) -> dict[str, Any]:
+    return {
+        "status": body.status.value,
+        "work_region": body.region.value if body.region else None,
+        "channel": body.channel.value if body.channel else None,
+        "employer": body.employer,
+        "months": body.months,
+        "income": body.income,
+        "source": source.value,
+        "observed_at": body.observed_at or at,
+    }
+
+
+def intent_values(body: IntentIn, source: ObservationSource) -> dict[str, Any]:
+    return {
+        "intent": body.intent.value,
+        "reason": (body.reason or "").strip() or None,
+        "training_needs": body.training_needs,
+        "wanted_job_types": body.wanted_job_types,
+        "source": source.value,
+    }
+
+
+def _diff(old: Any | None, new: dict[str, Any], unaudited: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        key: (getattr(old, key) if old is not None else None, value)
+        for key, value in new.items()
+        if key not in unaudited and (old is None or getattr(old, key) != value)
+    }
+
+
+async def apply_findings(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    region_code: str,
+    period: str,
+    findings: list[MemberFindings],
+    source: ObservationSource,
+    observed_at: datetime,
+) -> None:
+    now = datetime.now(UTC)
+    employment = {f.member_id: f.employment for f in findings if f.employment is not None}
+    intents = {f.member_id: f.intent for f in findings if f.intent is not None}
+    if employment:
+        current = {
+            row.member_id: row
+            for row in await session.scalars(
+                select(MemberEmployment)
+                .where(
+                    MemberEmployment.member_id.in_(employment),
+                    MemberEmployment.period == period,
+                )
+                .with_for_update()
+            )
+        }
+        rows = []
+        for member_id, body in employment.items():
+            values = employment_values(body, source, observed_at)
+            old = current.get(member_id)
+            changes = _diff(old, values, ("observed_at",))
+            audit.record(
+                session,
+                actor,
+                action="update" if old else "create",
+                entity="member_employment",
+                entity_id=member_id,
+                region_code=region_code,
+                changes=changes if old else {"period": (None, period), **changes},
+            )
+            rows.append({"member_id": member_id, "period": period, **values, "updated_at": now})
+        statement = insert(MemberEmployment).values(rows)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["member_id", "period"],
+                set_={
+                    key: statement.excluded[key]
+                    for key in rows[0]
+                    if key not in ("member_id", "period")
+                },
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        for stale in current.values():  # the upsert bypassed them
+            session.expire(stale)
+    if intents:
+        current_intents = {
+            row.member_id: row
+            for row in await session.scalars(
+                select(MemberIntent).where(MemberIntent.member_id.in_(intents)).with_for_update()
+            )
+        }
+        rows = []
+        for member_id, body in intents.items():
+            values = intent_values(body, source)
+            old = current_intents.get(member_id)
+            audit.record(
+                session,
+                actor,
+                action="update" if old else "create",
+                entity="member_intent",
+                entity_id=member_id,
+                region_code=region_code,
+                changes=_diff(old, values, ()),
+            )
+            rows.append(
+                {"member_id": member_id, **values, "observed_at": observed_at, "updated_at": now}
+            )
+        statement = insert(MemberIntent).values(rows)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["member_id"],
+                set_={key: statement.excluded[key] for key in rows[0] if key != "member_id"},
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        for stale in current_intents.values():
+            session.expire(stale)
