@@ -54,6 +54,19 @@ def intent_values(body: IntentIn, source: ObservationSource) -> dict[str, Any]:
     }
 
 
+def _upsert(model: type[Any], keys: tuple[str, ...]) -> Any:
+    table = model.__table__
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in keys},
+    )
+
+
+_UPSERT_EMPLOYMENT = _upsert(MemberEmployment, ("member_id", "period"))
+_UPSERT_INTENT = _upsert(MemberIntent, ("member_id",))
+
+
 def _diff(old: Any | None, new: dict[str, Any], unaudited: tuple[str, ...]) -> dict[str, Any]:
     return {
         key: (getattr(old, key) if old is not None else None, value)
@@ -102,18 +115,8 @@ async def apply_findings(
                 changes=changes if old else {"period": (None, period), **changes},
             )
             rows.append({"member_id": member_id, "period": period, **values, "updated_at": now})
-        statement = insert(MemberEmployment).values(rows)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["member_id", "period"],
-                set_={
-                    key: statement.excluded[key]
-                    for key in rows[0]
-                    if key not in ("member_id", "period")
-                },
-            ),
-            execution_options={"synchronize_session": False},
-        )
+        # One statement, many parameter sets: compiled once, cached, sent as one batch.
+        await session.execute(_UPSERT_EMPLOYMENT, rows)
         for stale in current.values():  # the upsert bypassed them
             session.expire(stale)
     if intents:
@@ -139,13 +142,6 @@ async def apply_findings(
             rows.append(
                 {"member_id": member_id, **values, "observed_at": observed_at, "updated_at": now}
             )
-        statement = insert(MemberIntent).values(rows)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["member_id"],
-                set_={key: statement.excluded[key] for key in rows[0] if key != "member_id"},
-            ),
-            execution_options={"synchronize_session": False},
-        )
+        await session.execute(_UPSERT_INTENT, rows)
         for stale in current_intents.values():
             session.expire(stale)
