@@ -22,7 +22,14 @@ from app.core.redis import connect_redis
 from app.health.router import router as health_router
 from app.households.router import households as households_router
 from app.households.router import members as members_router
+from app.jobs.router import job_pushes as job_pushes_router
+from app.jobs.router import jobs as jobs_router
+from app.jobs.router import member_jobs as member_jobs_router
+from app.jobs.router import my_jobs as my_jobs_router
 from app.regions.router import router as regions_router
+from app.trainings.router import me as trainings_me_router
+from app.trainings.router import members as member_trainings_router
+from app.trainings.router import router as trainings_router
 from app.visits.router import router as visits_router
 
 DESCRIPTION = """
@@ -66,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "regions", "description": "Administrative divisions within your scope"},
             {"name": "households", "description": "The registry: households, members, months"},
             {"name": "visits", "description": "Household visits (入户走访)"},
+            {"name": "jobs", "description": "Job openings, pushes in rounds, and matching"},
+            {"name": "trainings", "description": "Trainings: enrolment, roll, check-in (培训)"},
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -82,6 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         households_router,
         members_router,
         visits_router,
+        jobs_router,
+        job_pushes_router,
+        member_jobs_router,
+        my_jobs_router,
+        trainings_router,
+        member_trainings_router,
+        trainings_me_router,
         audit_router,
         health_router,
     ):

@@ -4,18 +4,26 @@ from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, UserAccount, UserRegion
 from app.core.db import Base
 from app.households.models import Household, Member, MemberEmployment, MemberIntent
+from app.jobs.models import Job, JobPush
 from app.regions.models import Region
+from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
 from app.visits.models import Visit
 
 __all__ = [
     "AuditEvent",
     "Base",
     "Household",
+    "Job",
+    "JobPush",
     "Member",
     "MemberEmployment",
     "MemberIntent",
     "RefreshToken",
     "Region",
+    "Training",
+    "TrainingAttendance",
+    "TrainingEnrollment",
+    "TrainingSession",
     "UserAccount",
     "UserRegion",
     "Visit",

@@ -15,9 +15,10 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.logging import configure_logging
 from app.core.redis import redis_settings
+from app.jobs import tasks as jobs_tasks
 
-FUNCTIONS = [*auth_tasks.functions]
-CRON_JOBS = [*auth_tasks.cron_jobs]
+FUNCTIONS = [*auth_tasks.functions, *jobs_tasks.functions]
+CRON_JOBS = [*auth_tasks.cron_jobs, *jobs_tasks.cron_jobs]
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -157,9 +157,11 @@ async def _household(
     return household
 
 
-async def _member(
+async def member_in_scope(
     session: AsyncSession, principal: Principal, member_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[Member, Household]:
+    """A member the caller may see, with their household; 404 otherwise (also for one that
+    exists outside the caller's scope). Other domains check members through this."""
     statement = (
         select(Member, Household)
         .join(Household, Household.id == Member.household_id)
@@ -195,7 +197,7 @@ async def get_household(
 async def get_member(
     session: AsyncSession, principal: Principal, cipher: PiiCipher, member_id: uuid.UUID
 ) -> MemberOut:
-    member, _ = await _member(session, principal, member_id)
+    member, _ = await member_in_scope(session, principal, member_id)
     return (await views.members_out(session, cipher, [member]))[0]
 
 
@@ -228,7 +230,7 @@ async def update_member(
     expected = if_match if if_match is not None else patch.version
     if expected is None:
         raise VersionRequired("修改前请带上读取时的版本（If-Match 头或 version 字段）")
-    member, household = await _member(session, principal, member_id, for_update=True)
+    member, household = await member_in_scope(session, principal, member_id, for_update=True)
     if member.version != expected:
         raise StaleVersion(f"您读取的是第 {expected} 版，当前为第 {member.version} 版")
     changes: dict[str, tuple[Any, Any]] = {}
@@ -291,7 +293,7 @@ async def put_employment(
     body: EmploymentIn,
     source: ObservationSource = ObservationSource.manual,
 ) -> EmploymentOut:
-    member, household = await _member(session, principal, member_id)
+    member, household = await member_in_scope(session, principal, member_id)
     row = await session.get(MemberEmployment, (member.id, period), with_for_update=True)
     values = employment_values(body, source, datetime.now(UTC))
     action = "update" if row is not None else "create"
@@ -321,7 +323,7 @@ async def put_intent(
     body: IntentIn,
     source: ObservationSource = ObservationSource.manual,
 ) -> IntentOut:
-    member, household = await _member(session, principal, member_id)
+    member, household = await member_in_scope(session, principal, member_id)
     row = await session.get(MemberIntent, member.id, with_for_update=True)
     values = intent_values(body, source)
     action = "update" if row is not None else "create"
@@ -351,7 +353,7 @@ async def reveal_id_number(
     member_id: uuid.UUID,
     reason: str,
 ) -> str:
-    member, household = await _member(session, principal, member_id)
+    member, household = await member_in_scope(session, principal, member_id)
     audit.record(
         session,
         actor,

@@ -79,6 +79,15 @@ class Channel(StrEnum):
     farming = "务农"
 
 
+class JobSource(StrEnum):
+    """Where a job opening comes from."""
+
+    job_station = "就业驿站"
+    labour_cooperation = "劳务协作"
+    assistance_workshop = "帮扶车间"
+    public_welfare_post = "公益性岗位"
+
+
 class ObservationSource(StrEnum):
     """Who told us: the monitoring feed, a coordinator's visit, or someone typing it in."""
 
@@ -91,3 +100,11 @@ class Intent(StrEnum):
     go_out = "外出"
     nearby = "就近"
     none = "无意愿"
+
+
+class TrainingType(StrEnum):
+    """Kinds of training offered to labourers."""
+
+    vocational = "职业技能"
+    entrepreneurship = "创业"
+    orientation = "引导性"

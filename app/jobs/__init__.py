@@ -1,0 +1,1 @@
+"""Job openings, pushes of jobs to labourers (rounds), and matching."""

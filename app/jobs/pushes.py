@@ -1,0 +1,338 @@
+"""Pushing jobs to labourers in rounds, following what became of each, and matching."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth.deps import Principal
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.periods import current_period
+from app.households import service as households
+from app.households.models import Household, Member, MemberEmployment, MemberIntent
+from app.households.schemas import EmploymentIn
+from app.households.service import MemberNotFound, visible_households
+from app.jobs import matching
+from app.jobs.models import Job, JobPush, JobStatus, PushStatus
+from app.jobs.schemas import JobMatch, JobOut, PushOut
+from app.jobs.service import get_job_row, today
+from app.policy import jobs as policy
+from app.policy.values import (
+    LABOUR_FORCE,
+    EmploymentStatus,
+    Intent,
+    JobSource,
+    LabourType,
+    ObservationSource,
+    WorkRegion,
+)
+
+
+class PushNotFound(NotFound):
+    code, title = "job_push_not_found", "推送记录不存在"
+
+
+class JobClosed(Conflict):
+    code, title = "job_closed", "岗位已关闭或已过期"
+
+
+class AlreadyPushed(Conflict):
+    code, title = "already_pushed", "该岗位已推送给此成员"
+
+
+class IllegalTransition(Conflict):
+    code, title = "illegal_transition", "推送状态不能这样变更"
+
+
+class NotLabourForce(ValidationFailed):
+    code, title = "not_labour_force", "该成员不是劳动力，不能推送岗位"
+
+
+# Forward only: a push moves to a later step, or is declined before it ends.
+_STEP = {
+    PushStatus.pushed: 0,
+    PushStatus.viewed: 1,
+    PushStatus.interested: 2,
+    PushStatus.interviewed: 3,
+    PushStatus.hired: 4,
+}
+_FINAL = frozenset({PushStatus.hired, PushStatus.declined})
+
+
+def can_move(current: PushStatus, target: PushStatus) -> bool:
+    if current in _FINAL:
+        return False
+    if target is PushStatus.declined:
+        return True
+    return _STEP[target] > _STEP[current]
+
+
+def next_round(latest_round: int, jobs_in_latest: int) -> int:
+    """The round a new push joins (see `app/policy/jobs.py`)."""
+    if latest_round == 0 or jobs_in_latest >= policy.MIN_JOBS_PER_ROUND:
+        return latest_round + 1
+    return latest_round
+
+
+def _push_out(push: JobPush, job: Job) -> PushOut:
+    return PushOut(
+        id=push.id,
+        job_id=push.job_id,
+        member_id=push.member_id,
+        round=push.round,
+        status=PushStatus(push.status),
+        reason=push.reason,
+        pushed_at=push.pushed_at,
+        updated_at=push.updated_at,
+        job=JobOut.model_validate(job),
+    )
+
+
+async def push_job(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    job_id: uuid.UUID,
+    member_ids: list[uuid.UUID],
+) -> list[PushOut]:
+    job = await get_job_row(session, job_id)
+    if job.status != JobStatus.open or job.valid_until < today():
+        raise JobClosed("只能推送开放且在有效期内的岗位")
+    wanted = list(dict.fromkeys(member_ids))
+    # Locked in id order: concurrent pushes to the same labourers queue here, so two of them
+    # never both see a round with four jobs and both add the fifth.
+    rows = (
+        await session.execute(
+            select(Member, Household)
+            .join(Household, Household.id == Member.household_id)
+            .where(Member.id.in_(wanted), visible_households(principal))
+            .order_by(Member.id)
+            .with_for_update(of=Member)
+        )
+    ).all()
+    found = {member.id: (member, household) for member, household in rows}
+    missing = [str(m) for m in wanted if m not in found]
+    if missing:
+        raise MemberNotFound(f"在您的管辖范围内找不到成员：{', '.join(missing)}")
+    not_labour = [m for m, _ in found.values() if m.labour_type not in LABOUR_FORCE]
+    if not_labour:
+        raise NotLabourForce(
+            "以下成员不是劳动力：" + "、".join(m.name for m in not_labour),
+            errors=[
+                {"field": "body.member_ids", "message": f"{m.id} 为{m.labour_type}"}
+                for m in not_labour
+            ],
+        )
+    duplicate = await session.scalars(
+        select(JobPush.member_id).where(JobPush.job_id == job.id, JobPush.member_id.in_(wanted))
+    )
+    if dup := list(duplicate.all()):
+        raise AlreadyPushed("已推送过该岗位的成员：" + "、".join(found[m][0].name for m in dup))
+    per_round = (
+        await session.execute(
+            select(JobPush.member_id, JobPush.round, func.count())
+            .where(JobPush.member_id.in_(wanted))
+            .group_by(JobPush.member_id, JobPush.round)
+        )
+    ).all()
+    latest: dict[uuid.UUID, tuple[int, int]] = {}
+    for member_id, round_no, count in per_round:
+        if round_no > latest.get(member_id, (0, 0))[0]:
+            latest[member_id] = (round_no, count)
+    now = datetime.now(UTC)
+    pushes = []
+    for member_id in wanted:
+        member, household = found[member_id]
+        push = JobPush(
+            id=uuid.uuid4(),
+            job_id=job.id,
+            member_id=member.id,
+            village_code=household.village_code,
+            round=next_round(*latest.get(member.id, (0, 0))),
+            status=PushStatus.pushed.value,
+            pushed_by=principal.id,
+            pushed_at=now,
+            updated_at=now,
+        )
+        session.add(push)
+        pushes.append(push)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # pushed concurrently by someone else
+        raise AlreadyPushed() from exc
+    for push in pushes:
+        audit.record(
+            session,
+            actor,
+            action="create",
+            entity="job_push",
+            entity_id=push.id,
+            region_code=push.village_code,
+            changes={
+                "job_id": (None, job.id),
+                "member_id": (None, push.member_id),
+                "round": (None, push.round),
+            },
+        )
+    return [_push_out(push, job) for push in pushes]
+
+
+async def _push(
+    session: AsyncSession, condition: ColumnElement[bool], push_id: uuid.UUID
+) -> tuple[JobPush, Job]:
+    row = (
+        await session.execute(
+            select(JobPush, Job)
+            .join(Job, Job.id == JobPush.job_id)
+            .where(JobPush.id == push_id, condition)
+            .with_for_update(of=JobPush)
+        )
+    ).one_or_none()
+    if row is None:
+        raise PushNotFound()
+    return row[0], row[1]
+
+
+def _staff_pushes(principal: Principal) -> ColumnElement[bool]:
+    return principal.scope.region_filter(JobPush.village_code)
+
+
+def _own_pushes(principal: Principal) -> ColumnElement[bool]:
+    member_id = principal.user.member_id
+    return JobPush.member_id == member_id if member_id else JobPush.id.is_(None)
+
+
+async def _move(
+    session: AsyncSession,
+    actor: Actor,
+    push: JobPush,
+    target: PushStatus,
+    reason: str | None,
+) -> None:
+    current = PushStatus(push.status)
+    if not can_move(current, target):
+        raise IllegalTransition(f"推送状态不能从 {current.value} 变为 {target.value}")
+    reason = (reason or "").strip() or None
+    changes = {"status": (current.value, target.value)}
+    if reason != push.reason:
+        changes["reason"] = (push.reason, reason)
+    push.status, push.reason, push.updated_at = target.value, reason, datetime.now(UTC)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        action="update",
+        entity="job_push",
+        entity_id=push.id,
+        region_code=push.village_code,
+        changes=changes,
+    )
+
+
+async def record_result(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    push_id: uuid.UUID,
+    result: PushStatus,
+    reason: str | None,
+) -> PushOut:
+    """A staff member records what became of a push; a hire records this month's employment
+    in the same transaction."""
+    push, job = await _push(session, _staff_pushes(principal), push_id)
+    await _move(session, actor, push, result, reason)
+    if result is PushStatus.hired:
+        period = current_period()
+        existing = await session.get(MemberEmployment, (push.member_id, period))
+        location = WorkRegion(job.location_type)
+        await households.put_employment(
+            session,
+            principal,
+            actor,
+            push.member_id,
+            period,
+            EmploymentIn(
+                status=EmploymentStatus.working,
+                region=location,
+                channel=policy.hire_channel(JobSource(job.source), location),
+                employer=job.employer,
+                months=existing.months if existing else 0,
+                income=existing.income if existing else None,
+            ),
+            ObservationSource.manual,
+        )
+    return _push_out(push, job)
+
+
+async def respond(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    push_id: uuid.UUID,
+    interested: bool,
+    reason: str | None,
+) -> PushOut:
+    """A villager answers a push made to them: interested, or not (with a reason, or a default)."""
+    push, job = await _push(session, _own_pushes(principal), push_id)
+    if interested:
+        await _move(session, actor, push, PushStatus.interested, reason)
+    else:
+        await _move(session, actor, push, PushStatus.declined, reason or "本人表示不感兴趣")
+    return _push_out(push, job)
+
+
+async def _pushes(session: AsyncSession, condition: ColumnElement[bool]) -> list[PushOut]:
+    rows = (
+        await session.execute(
+            select(JobPush, Job)
+            .join(Job, Job.id == JobPush.job_id)
+            .where(condition)
+            .order_by(JobPush.round.desc(), JobPush.pushed_at.desc(), JobPush.id)
+        )
+    ).all()
+    return [_push_out(push, job) for push, job in rows]
+
+
+async def member_pushes(
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID
+) -> list[PushOut]:
+    member, _ = await households.member_in_scope(session, principal, member_id)
+    return await _pushes(session, JobPush.member_id == member.id)
+
+
+async def my_pushes(session: AsyncSession, principal: Principal) -> list[PushOut]:
+    return await _pushes(session, _own_pushes(principal))
+
+
+async def matches(
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, limit: int
+) -> list[JobMatch]:
+    member, household = await households.member_in_scope(session, principal, member_id)
+    if member.labour_type not in LABOUR_FORCE:
+        raise NotLabourForce(f"该成员为{member.labour_type}，不匹配岗位")
+    intent = await session.get(MemberIntent, member.id)
+    pushed = await session.scalars(select(JobPush.job_id).where(JobPush.member_id == member.id))
+    labourer = matching.Labourer(
+        village_code=household.village_code,
+        labour_type=LabourType(member.labour_type),
+        intent=Intent(intent.intent) if intent else None,
+        skills=tuple(member.skills or ()),
+        wanted_job_types=tuple(intent.wanted_job_types or ()) if intent else (),
+        pushed_job_ids=frozenset(pushed.all()),
+    )
+    jobs = await matching.candidates(session, labourer, today())
+    return [
+        JobMatch(
+            job=JobOut.model_validate(s.job),
+            score=s.score,
+            reasons=s.reasons,
+            already_pushed=s.already_pushed,
+        )
+        for s in matching.rank(jobs, labourer, limit)
+    ]

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Query, status
+
+from app.auth.deps import (
+    AUTHENTICATED_RESPONSES,
+    CurrentActor,
+    Principal,
+    Staff,
+    require_roles,
+)
+from app.auth.models import Role
+from app.core.db import ReadSession, Session
+from app.core.errors import Forbidden, ValidationFailed, problem_responses
+from app.core.pagination import Page, Pagination
+from app.core.routing import api_router
+from app.households.service import MemberNotFound
+from app.jobs import progress, pushes, service
+from app.jobs.models import JobStatus, PushStatus
+from app.jobs.schemas import (
+    BelowPolicyItem,
+    JobIn,
+    JobMatch,
+    JobOut,
+    JobPatch,
+    PushIn,
+    PushOut,
+    PushProgress,
+    PushResponseIn,
+    PushResultIn,
+)
+from app.policy.values import JobSource, WorkRegion
+
+_RESPONSES = {**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)}
+jobs = api_router("/jobs", tags=["jobs"], responses=_RESPONSES)
+job_pushes = api_router("/job-pushes", tags=["jobs"], responses=_RESPONSES)
+member_jobs = api_router("/members", tags=["jobs"], responses=_RESPONSES)
+my_jobs = api_router("/me", tags=["jobs"], responses=_RESPONSES)
+
+Villager = Annotated[Principal, Depends(require_roles(Role.villager))]
+
+
+@jobs.post(
+    "",
+    summary="Post a job opening",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobOut,
+)
+async def create_job(body: JobIn, caller: Staff, actor: CurrentActor, session: Session) -> JobOut:
+    """Coordinators, managers and admins post openings. `region_code` must be a known region;
+    `wage_min` may not exceed `wage_max`; `valid_until` may not be in the past."""
+    return await service.create_job(session, actor, body, caller.id)
+
+
+@jobs.get("", summary="List job openings", response_model=Page[JobOut])
+async def list_jobs(
+    caller: Staff,
+    session: ReadSession,
+    page: Pagination,
+    status: JobStatus | None = None,
+    location_type: WorkRegion | None = None,
+    source: JobSource | None = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^\d{12}$", description="Jobs in this region or under it")
+    ] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=50, description="Title prefix")] = None,
+) -> Page[JobOut]:
+    """Openings are shared by all staff (not limited to your regions), newest first."""
+    filters = service.JobFilters(
+        status=status, location_type=location_type, source=source, region=region, q=q
+    )
+    items, cursor = await service.list_jobs(session, filters, page)
+    return Page[JobOut](items=items, next_cursor=cursor)
+
+
+@jobs.get(
+    "/{job_id}",
+    summary="Get a job opening",
+    response_model=JobOut,
+    responses=problem_responses(service.JobNotFound),
+)
+async def get_job(job_id: uuid.UUID, caller: Staff, session: ReadSession) -> JobOut:
+    """One opening."""
+    return await service.get_job(session, job_id)
+
+
+@jobs.patch(
+    "/{job_id}",
+    summary="Change a job opening",
+    response_model=JobOut,
+    responses=problem_responses(service.JobNotFound),
+)
+async def patch_job(
+    job_id: uuid.UUID, body: JobPatch, caller: Staff, actor: CurrentActor, session: Session
+) -> JobOut:
+    """Changes only the fields sent (`status: closed` withdraws it). Audited."""
+    return await service.update_job(session, actor, job_id, body)
+
+
+@job_pushes.post(
+    "",
+    summary="Push a job to labourers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[PushOut],
+    responses=problem_responses(
+        service.JobNotFound, MemberNotFound, pushes.JobClosed, pushes.AlreadyPushed
+    ),
+)
+async def push_job(
+    body: PushIn, caller: Staff, actor: CurrentActor, session: Session
+) -> list[PushOut]:
+    """Pushes an open job to members of your villages who are labour force (others: 422).
+    Each push joins the member's latest round while it has fewer than 5 jobs, else opens the
+    next; policy asks for at least 3 full rounds. A job pushed to a member twice answers 409
+    and nothing is pushed."""
+    return await pushes.push_job(session, caller, actor, body.job_id, body.member_ids)
+
+
+@job_pushes.get(
+    "/below-policy",
+    summary="Labourers short of push rounds",
+    response_model=Page[BelowPolicyItem],
+)
+async def below_policy(
+    caller: Staff,
+    session: ReadSession,
+    page: Pagination,
+    region: Annotated[
+        str | None, Query(pattern=r"^\d{12}$", description="A region: everything under it")
+    ] = None,
+) -> Page[BelowPolicyItem]:
+    """Labourers in your scope with an intent of 外出 or 就近 who have fewer full rounds of
+    pushes than policy asks (3 rounds of 5 jobs), by village."""
+    items, cursor = await progress.below_policy(session, caller, page, region)
+    return Page[BelowPolicyItem](items=items, next_cursor=cursor)
+
+
+@job_pushes.patch(
+    "/{push_id}",
+    summary="Record what became of a push",
+    response_model=PushOut,
+    responses=problem_responses(pushes.PushNotFound, pushes.IllegalTransition),
+)
+async def record_result(
+    push_id: uuid.UUID, body: PushResultIn, caller: Staff, actor: CurrentActor, session: Session
+) -> PushOut:
+    """pushed → viewed → interested → interviewed → hired, forward only; `declined` (with a
+    reason) from any state before the end. Anything else answers 409. A hire records the
+    member's employment for this month (务工, at the job's location and employer)."""
+    return await pushes.record_result(
+        session, caller, actor, push_id, PushStatus(body.result), body.reason
+    )
+
+
+@member_jobs.get(
+    "/{member_id}/job-pushes",
+    summary="Jobs pushed to a member",
+    response_model=list[PushOut],
+    responses=problem_responses(MemberNotFound),
+)
+async def member_pushes(member_id: uuid.UUID, caller: Staff, session: ReadSession) -> list[PushOut]:
+    """Every push to the member, latest round first."""
+    return await pushes.member_pushes(session, caller, member_id)
+
+
+@member_jobs.get(
+    "/{member_id}/push-progress",
+    summary="A member's push rounds against policy",
+    response_model=PushProgress,
+    responses=problem_responses(MemberNotFound),
+)
+async def push_progress(member_id: uuid.UUID, caller: Staff, session: ReadSession) -> PushProgress:
+    """Rounds opened, rounds full, jobs pushed, and whether the 3×5 policy is met."""
+    return await progress.member_progress(session, caller, member_id)
+
+
+@member_jobs.get(
+    "/{member_id}/job-matches",
+    summary="Jobs ranked for a member",
+    response_model=list[JobMatch],
+    responses=problem_responses(MemberNotFound, pushes.NotLabourForce),
+)
+async def job_matches(
+    member_id: uuid.UUID,
+    caller: Staff,
+    session: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many to return")] = 20,
+) -> list[JobMatch]:
+    """Open, unexpired jobs ranked for the member, best first, each with its score and the
+    reasons for it. Heavy-labour jobs are never offered to 弱劳动力或半劳动力; jobs already
+    pushed to the member stay in the list but rank lower (`already_pushed`)."""
+    return await pushes.matches(session, caller, member_id, limit)
+
+
+@my_jobs.get("/job-pushes", summary="Jobs pushed to me", response_model=list[PushOut])
+async def my_pushes(caller: Villager, session: ReadSession) -> list[PushOut]:
+    """For a villager bound to a member record: the jobs pushed to them, latest round first."""
+    return await pushes.my_pushes(session, caller)
+
+
+@my_jobs.post(
+    "/job-pushes/{push_id}/response",
+    summary="Answer a job pushed to me",
+    response_model=PushOut,
+    responses=problem_responses(pushes.PushNotFound, pushes.IllegalTransition, ValidationFailed),
+)
+async def respond(
+    push_id: uuid.UUID,
+    body: PushResponseIn,
+    caller: Villager,
+    actor: CurrentActor,
+    session: Session,
+) -> PushOut:
+    """Interested, or not (optionally saying why). A push already answered or ended answers
+    409."""
+    return await pushes.respond(session, caller, actor, push_id, body.interested, body.reason)

@@ -1,0 +1,189 @@
+"""Job openings: posted and corrected by staff, read by all staff, closed when they expire."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.core.errors import NotFound, ValidationFailed
+from app.core.pagination import InvalidCursor, PageRequest, next_cursor
+from app.core.periods import SHANGHAI
+from app.core.scope import Scope
+from app.jobs.models import Job, JobStatus
+from app.jobs.schemas import JobIn, JobOut, JobPatch
+from app.regions.models import Region
+
+
+class JobNotFound(NotFound):
+    code, title = "job_not_found", "岗位不存在"
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilters:
+    status: str | None = None
+    location_type: str | None = None
+    source: str | None = None
+    region: str | None = None
+    q: str | None = None
+
+
+def today() -> date:
+    """Validity dates are Asia/Shanghai days."""
+    return datetime.now(SHANGHAI).date()
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[{"field": field, "message": message}])
+
+
+async def _check_region(session: AsyncSession, code: str) -> None:
+    if await session.get(Region, code) is None:
+        raise _invalid("body.region_code", "岗位所在地区不存在")
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: getattr(value, "value", value) for key, value in values.items()}
+
+
+async def create_job(
+    session: AsyncSession, actor: Actor, body: JobIn, created_by: uuid.UUID
+) -> JobOut:
+    await _check_region(session, body.region_code)
+    if body.valid_until < today():
+        raise _invalid("body.valid_until", "有效期不能早于今天")
+    job = Job(**_plain(body.model_dump()), status=JobStatus.open.value, created_by=created_by)
+    session.add(job)
+    await session.flush()
+    await session.refresh(job)
+    audit.record(
+        session,
+        actor,
+        action="create",
+        entity="job",
+        entity_id=job.id,
+        region_code=job.region_code,
+        changes={"title": (None, job.title), "employer": (None, job.employer)},
+    )
+    return JobOut.model_validate(job)
+
+
+async def get_job_row(session: AsyncSession, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
+    job = await session.get(Job, job_id, with_for_update=for_update)
+    if job is None:
+        raise JobNotFound()
+    return job
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID) -> JobOut:
+    return JobOut.model_validate(await get_job_row(session, job_id))
+
+
+async def update_job(
+    session: AsyncSession, actor: Actor, job_id: uuid.UUID, patch: JobPatch
+) -> JobOut:
+    job = await get_job_row(session, job_id, for_update=True)
+    values = _plain(patch.model_dump(exclude_unset=True))
+    if values.get("region_code") and values["region_code"] != job.region_code:
+        await _check_region(session, values["region_code"])
+    for key, value in values.items():
+        if value is None:
+            raise _invalid(f"body.{key}", "该字段不能为空")
+    wage_min = values.get("wage_min", job.wage_min)
+    wage_max = values.get("wage_max", job.wage_max)
+    if wage_min > wage_max:
+        raise _invalid("body.wage_min", "最低工资不能高于最高工资（wage_min <= wage_max）")
+    changes = {
+        key: (getattr(job, key), value)
+        for key, value in values.items()
+        if getattr(job, key) != value
+    }
+    if not changes:
+        return JobOut.model_validate(job)
+    for key, (_, value) in changes.items():
+        setattr(job, key, value)
+    job.updated_at = datetime.now(UTC)
+    await session.flush()
+    await session.refresh(job)
+    audit.record(
+        session,
+        actor,
+        action="update",
+        entity="job",
+        entity_id=job.id,
+        region_code=job.region_code,
+        changes=changes,
+    )
+    return JobOut.model_validate(job)
+
+
+def _after(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
+    if not page.after:
+        return None
+    try:
+        return datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
+    except (ValueError, IndexError) as exc:
+        raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
+
+
+async def list_jobs(
+    session: AsyncSession, filters: JobFilters, page: PageRequest
+) -> tuple[list[JobOut], str | None]:
+    """Openings are visible to all staff: filtered, not scoped. Newest first."""
+    statement = select(Job).order_by(Job.created_at.desc(), Job.id.desc())
+    conditions = {
+        Job.status: filters.status,
+        Job.location_type: filters.location_type,
+        Job.source: filters.source,
+    }
+    statement = statement.where(
+        *(column == value for column, value in conditions.items() if value is not None)
+    )
+    if filters.region:
+        statement = statement.where(
+            Scope.of_regions([filters.region]).region_filter(Job.region_code)
+        )
+    if filters.q:
+        statement = statement.where(Job.title.startswith(filters.q.strip(), autoescape=True))
+    after = _after(page)
+    if after:
+        at, last_id = after
+        statement = statement.where(
+            or_(Job.created_at < at, and_(Job.created_at == at, Job.id < last_id))
+        )
+    rows = list((await session.scalars(statement.limit(page.limit + 1))).all())
+    rows, cursor = next_cursor(rows, page.limit, lambda j: [j.created_at.isoformat(), str(j.id)])
+    return [JobOut.model_validate(row) for row in rows], cursor
+
+
+async def close_expired(session: AsyncSession, on: date | None = None) -> int:
+    """Close every open job whose last valid day is before `on` (today in Shanghai), in one
+    UPDATE, each closing audited. Running it twice changes nothing the second time."""
+    closed = (
+        await session.execute(
+            update(Job)
+            .where(Job.status == JobStatus.open, Job.valid_until < (on or today()))
+            .values(status=JobStatus.closed.value, updated_at=datetime.now(UTC))
+            .returning(Job.id, Job.region_code)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    actor = Actor.system("jobs.close_expired")
+    for job_id, region_code in closed:
+        audit.record(
+            session,
+            actor,
+            action="update",
+            entity="job",
+            entity_id=job_id,
+            region_code=region_code,
+            changes={"status": (JobStatus.open.value, JobStatus.closed.value)},
+            reason="有效期已过",
+        )
+    return len(closed)

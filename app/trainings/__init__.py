@@ -1,0 +1,1 @@
+"""Trainings: courses, enrolment with a waiting list, attendance, QR check-in, completion."""

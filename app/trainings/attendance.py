@@ -1,0 +1,236 @@
+"""Attendance: the coordinator's roll, and villagers checking in with a session's QR code."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth.deps import Principal
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS, CHECKIN_OPENS_BEFORE_SECONDS
+from app.trainings import checkin, service
+from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
+from app.trainings.schemas import (
+    AttendanceIn,
+    AttendanceOut,
+    AttendanceSource,
+    CheckinCode,
+    CheckinOut,
+    EnrollmentStatus,
+)
+from app.trainings.service import MemberNotEnrolled
+
+
+class SessionNotFound(NotFound):
+    code, title = "session_not_found", "该培训没有这个课次"
+
+
+class SessionNotOpen(ValidationFailed):
+    code, title = "session_not_open", "该课次当前不能签到"
+
+
+class NotEnrolled(Forbidden):
+    code, title = "not_enrolled", "您未正式报名此培训，不能签到"
+
+
+class CheckinCodeUsed(Conflict):
+    code, title = "checkin_code_used", "该签到码您已使用过"
+
+
+class AlreadyCheckedIn(Conflict):
+    code, title = "already_checked_in", "您已签到过该课次"
+
+
+async def _session_of(
+    session: AsyncSession, training: Training, session_id: uuid.UUID
+) -> TrainingSession:
+    sitting = await session.scalar(
+        select(TrainingSession).where(
+            TrainingSession.id == session_id, TrainingSession.training_id == training.id
+        )
+    )
+    if sitting is None:
+        raise SessionNotFound()
+    return sitting
+
+
+async def _enrolled_ids(
+    session: AsyncSession, training_id: uuid.UUID, member_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    return set(
+        (
+            await session.scalars(
+                select(TrainingEnrollment.member_id).where(
+                    TrainingEnrollment.training_id == training_id,
+                    TrainingEnrollment.status == EnrollmentStatus.enrolled.value,
+                    TrainingEnrollment.member_id.in_(member_ids),
+                )
+            )
+        ).all()
+    )
+
+
+async def _mark(
+    session: AsyncSession,
+    training: Training,
+    sitting: TrainingSession,
+    member_ids: list[uuid.UUID],
+    present: bool,
+    source: AttendanceSource,
+) -> list[TrainingAttendance]:
+    """Insert or update one row per (session, member): marking twice never duplicates."""
+    values = [
+        {
+            "session_id": sitting.id,
+            "member_id": member_id,
+            "training_id": training.id,
+            "present": present,
+            "source": source.value,
+        }
+        for member_id in member_ids
+    ]
+    statement = insert(TrainingAttendance).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[TrainingAttendance.session_id, TrainingAttendance.member_id],
+        set_={
+            "present": statement.excluded.present,
+            "source": statement.excluded.source,
+            "recorded_at": func.now(),
+        },
+    ).returning(TrainingAttendance)
+    return list(
+        (await session.scalars(statement, execution_options={"populate_existing": True})).all()
+    )
+
+
+async def record_attendance(
+    session: AsyncSession,
+    principal: Principal,
+    actor: Actor,
+    training_id: uuid.UUID,
+    body: AttendanceIn,
+) -> list[AttendanceOut]:
+    training = await service.visible_training(session, principal, training_id)
+    sitting = await _session_of(session, training, body.session_id)
+    wanted = list(dict.fromkeys(body.member_ids))
+    missing = set(wanted) - await _enrolled_ids(session, training.id, set(wanted))
+    if missing:
+        raise MemberNotEnrolled(
+            "以下成员未正式报名此培训：" + ", ".join(sorted(str(m) for m in missing))
+        )
+    rows = await _mark(session, training, sitting, wanted, body.present, AttendanceSource.roll)
+    for row in rows:
+        audit.record(
+            session,
+            actor,
+            action="update",
+            entity="training_attendance",
+            entity_id=row.member_id,
+            region_code=training.region_code,
+            changes={"session_id": (None, sitting.id), "present": (None, row.present)},
+        )
+    return [AttendanceOut.model_validate(row) for row in rows]
+
+
+async def list_attendance(
+    session: AsyncSession,
+    principal: Principal,
+    training_id: uuid.UUID,
+    session_id: uuid.UUID | None,
+) -> list[AttendanceOut]:
+    training = await service.visible_training(session, principal, training_id)
+    statement = (
+        select(TrainingAttendance)
+        .join(TrainingSession, TrainingSession.id == TrainingAttendance.session_id)
+        .where(TrainingAttendance.training_id == training.id)
+        .order_by(TrainingSession.starts_at, TrainingAttendance.member_id)
+    )
+    if session_id is not None:
+        statement = statement.where(TrainingAttendance.session_id == session_id)
+    return [AttendanceOut.model_validate(row) for row in (await session.scalars(statement)).all()]
+
+
+async def checkin_code(
+    session: AsyncSession,
+    principal: Principal,
+    secret: str,
+    training_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> CheckinCode:
+    training = await service.visible_training(session, principal, training_id)
+    sitting = await _session_of(session, training, session_id)
+    moment = checkin.now()
+    opens = sitting.starts_at - timedelta(seconds=CHECKIN_OPENS_BEFORE_SECONDS)
+    if not opens <= moment < sitting.ends_at:
+        raise SessionNotOpen(
+            f"签到码只能在课次开始前 {CHECKIN_OPENS_BEFORE_SECONDS // 60} 分钟至课次结束之间生成"
+        )
+    code, expires_at = checkin.issue(secret, training.id, sitting.id, CHECKIN_CODE_TTL_SECONDS)
+    return CheckinCode(code=code, expires_at=expires_at, session_id=sitting.id)
+
+
+async def check_in(
+    session: AsyncSession,
+    redis: Redis,
+    principal: Principal,
+    actor: Actor,
+    secret: str,
+    code: str,
+) -> CheckinOut:
+    """A villager scans the code: a genuine, unexpired code for a session of a training they
+    are enrolled in records them present. Each code counts once per member."""
+    claims = checkin.verify(secret, code)
+    member_id = principal.user.member_id
+    if member_id is None:
+        raise NotEnrolled("您的账号未关联家庭成员，无法签到")
+    enrollment = await session.scalar(
+        select(TrainingEnrollment).where(
+            TrainingEnrollment.training_id == claims.training_id,
+            TrainingEnrollment.member_id == member_id,
+        )
+    )
+    if enrollment is None or enrollment.status != EnrollmentStatus.enrolled:
+        raise NotEnrolled(
+            "您仍在候补名单中，不能签到" if enrollment is not None else "您未报名此培训"
+        )
+    training = await session.get(Training, claims.training_id)
+    sitting = await session.get(TrainingSession, claims.session_id)
+    if training is None or sitting is None or sitting.training_id != training.id:
+        raise checkin.CheckinCodeInvalid("签到码对应的课次不存在")
+    ttl = max(1, int((claims.expires_at - checkin.now()).total_seconds()) + 1)
+    # Marked before the database write commits: a failure after this burns the code for this
+    # member only, and a fresh code (shown every few minutes) works. The other order would let
+    # two concurrent scans of one code both pass.
+    fresh = await redis.set(f"checkin:{claims.nonce}:{member_id}", "1", nx=True, ex=ttl)
+    if not fresh:
+        raise CheckinCodeUsed("同一签到码每人只能使用一次")
+    previous = await session.get(TrainingAttendance, (sitting.id, member_id))
+    if previous is not None and previous.present:
+        raise AlreadyCheckedIn("您已签到过该课次，无需重复签到")
+    row = (await _mark(session, training, sitting, [member_id], True, AttendanceSource.checkin))[0]
+    audit.record(
+        session,
+        actor,
+        action="update",
+        entity="training_attendance",
+        entity_id=member_id,
+        region_code=training.region_code,
+        changes={
+            "session_id": (None, sitting.id),
+            "present": (None, True),
+            "source": (None, AttendanceSource.checkin.value),
+        },
+    )
+    return CheckinOut(
+        training_id=training.id,
+        session_id=sitting.id,
+        member_id=member_id,
+        checked_in_at=row.recorded_at,
+    )

@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, status
+
+from app.auth.deps import (
+    AUTHENTICATED_RESPONSES,
+    CurrentActor,
+    Principal,
+    Staff,
+    require_roles,
+)
+from app.auth.models import Role
+from app.core.db import ReadSession, Session
+from app.core.errors import Forbidden, problem_responses
+from app.core.pagination import Page, Pagination
+from app.core.routing import api_router
+from app.households.service import MemberNotFound
+from app.policy.values import TrainingType
+from app.trainings import attendance, checkin, service
+from app.trainings.schemas import (
+    AttendanceIn,
+    AttendanceOut,
+    CancellationOut,
+    CheckinCode,
+    CheckinIn,
+    CheckinOut,
+    CompletionIn,
+    EnrollmentIn,
+    EnrollmentOut,
+    MemberTrainingOut,
+    TrainingDetail,
+    TrainingIn,
+    TrainingSummary,
+)
+
+router = api_router(
+    "/trainings",
+    tags=["trainings"],
+    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
+)
+members = api_router(
+    "/members",
+    tags=["trainings"],
+    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
+)
+me = api_router(
+    "/me",
+    tags=["trainings"],
+    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
+)
+
+Villager = Annotated[Principal, Depends(require_roles(Role.villager))]
+
+
+@router.post(
+    "",
+    summary="Create a training",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TrainingDetail,
+    responses=problem_responses(service.TrainingRegionNotFound),
+)
+async def create_training(
+    body: TrainingIn, caller: Staff, actor: CurrentActor, session: Session
+) -> TrainingDetail:
+    """A course held in one of your regions (a region outside them answers 404). Without
+    `sessions`, the course is one session spanning `starts_at` to `ends_at`."""
+    return await service.create_training(session, caller, actor, body)
+
+
+@router.get("", summary="List trainings", response_model=Page[TrainingSummary])
+async def list_trainings(
+    caller: Staff,
+    session: ReadSession,
+    page: Pagination,
+    type: TrainingType | None = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Starting at or after (inclusive)")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="Starting before (exclusive)")] = None,
+) -> Page[TrainingSummary]:
+    """Trainings held within your regions, latest start first, with how many are enrolled
+    and waitlisted."""
+    filters = service.TrainingFilters(type=type, starts_from=from_, starts_to=to)
+    items, cursor = await service.list_trainings(session, caller, filters, page)
+    return Page[TrainingSummary](items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/{training_id}",
+    summary="Get a training with its sessions",
+    response_model=TrainingDetail,
+    responses=problem_responses(service.TrainingNotFound),
+)
+async def get_training(
+    training_id: uuid.UUID, caller: Staff, session: ReadSession
+) -> TrainingDetail:
+    """The training, its sessions in order, and its enrolled and waitlisted counts."""
+    return await service.get_training(session, caller, training_id)
+
+
+@router.post(
+    "/{training_id}/enrollments",
+    summary="Enrol a member",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentOut,
+    responses=problem_responses(service.TrainingNotFound, MemberNotFound, service.AlreadyEnrolled),
+)
+async def enroll(
+    training_id: uuid.UUID,
+    body: EnrollmentIn,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+) -> EnrollmentOut:
+    """`enrolled` while places remain, else `waitlisted` with a position (1 = next in line).
+    A member already on the list answers 409."""
+    return await service.enroll(session, caller, actor, training_id, body.member_id)
+
+
+@router.delete(
+    "/{training_id}/enrollments/{member_id}",
+    summary="Cancel an enrolment",
+    response_model=CancellationOut,
+    responses=problem_responses(
+        service.TrainingNotFound, MemberNotFound, service.EnrollmentNotFound
+    ),
+)
+async def cancel(
+    training_id: uuid.UUID,
+    member_id: uuid.UUID,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+) -> CancellationOut:
+    """Takes the member off the course. A freed place goes, in the same transaction, to the
+    first member on the waiting list (`promoted_member_id`)."""
+    return await service.cancel(session, caller, actor, training_id, member_id)
+
+
+@router.post(
+    "/{training_id}/attendance",
+    summary="Take the roll for a session",
+    response_model=list[AttendanceOut],
+    responses=problem_responses(
+        service.TrainingNotFound, attendance.SessionNotFound, service.MemberNotEnrolled
+    ),
+)
+async def record_attendance(
+    training_id: uuid.UUID,
+    body: AttendanceIn,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+) -> list[AttendanceOut]:
+    """Marks enrolled members present (or absent) at one session. Marking again updates the
+    same row. Members not enrolled (or only waitlisted) answer 422 and nothing is recorded."""
+    return await attendance.record_attendance(session, caller, actor, training_id, body)
+
+
+@router.get(
+    "/{training_id}/attendance",
+    summary="List attendance",
+    response_model=list[AttendanceOut],
+    responses=problem_responses(service.TrainingNotFound),
+)
+async def list_attendance(
+    training_id: uuid.UUID,
+    caller: Staff,
+    session: ReadSession,
+    session_id: uuid.UUID | None = None,
+) -> list[AttendanceOut]:
+    """Who attended which session (from the roll or a check-in), by session."""
+    return await attendance.list_attendance(session, caller, training_id, session_id)
+
+
+@router.get(
+    "/{training_id}/checkin-code",
+    summary="Get a check-in code for a session",
+    response_model=CheckinCode,
+    responses=problem_responses(
+        service.TrainingNotFound, attendance.SessionNotFound, attendance.SessionNotOpen
+    ),
+)
+async def get_checkin_code(
+    training_id: uuid.UUID,
+    session_id: uuid.UUID,
+    caller: Staff,
+    session: ReadSession,
+    request: Request,
+) -> CheckinCode:
+    """A signed code, valid a few minutes (policy `CHECKIN_CODE_TTL_SECONDS`, 300 by default),
+    to show as a QR code. One per call; each villager may use a code once. Only from
+    an hour before the session starts until it ends (422 otherwise). Fetch a new one when it
+    expires."""
+    return await attendance.checkin_code(
+        session, caller, request.app.state.settings.jwt_secret, training_id, session_id
+    )
+
+
+@router.post(
+    "/{training_id}/completions",
+    summary="Record a completion",
+    response_model=EnrollmentOut,
+    responses=problem_responses(
+        service.TrainingNotFound, MemberNotFound, service.MemberNotEnrolled
+    ),
+)
+async def complete(
+    training_id: uuid.UUID,
+    body: CompletionIn,
+    caller: Staff,
+    actor: CurrentActor,
+    session: Session,
+) -> EnrollmentOut:
+    """Records that an enrolled member completed the course, with the certificate number if
+    one was issued. Sending it again corrects it."""
+    return await service.complete(session, caller, actor, training_id, body)
+
+
+@members.get(
+    "/{member_id}/trainings",
+    summary="List a member's trainings",
+    response_model=list[MemberTrainingOut],
+    responses=problem_responses(MemberNotFound),
+)
+async def member_trainings(
+    member_id: uuid.UUID, caller: Staff, session: ReadSession
+) -> list[MemberTrainingOut]:
+    """Every course the member is enrolled or waitlisted in, latest first, with completion
+    and certificate."""
+    return await service.member_trainings(session, caller, member_id)
+
+
+@me.post(
+    "/checkins",
+    summary="Check in to a training session",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckinOut,
+    responses=problem_responses(
+        checkin.CheckinCodeInvalid,
+        checkin.CheckinCodeExpired,
+        attendance.NotEnrolled,
+        attendance.CheckinCodeUsed,
+        attendance.AlreadyCheckedIn,
+    ),
+)
+async def check_in(
+    body: CheckinIn, caller: Villager, actor: CurrentActor, session: Session, request: Request
+) -> CheckinOut:
+    """Villagers post the code scanned from the coordinator's screen. Answers 400
+    `checkin_code_invalid` for a damaged or forged code, 410 `checkin_code_expired`, 403
+    `not_enrolled` unless you are enrolled (not waitlisted) in that training, 409
+    `checkin_code_used` for a code you already used, 409 `already_checked_in` when you are
+    already recorded present at that session."""
+    return await attendance.check_in(
+        session,
+        request.app.state.redis,
+        caller,
+        actor,
+        request.app.state.settings.jwt_secret,
+        body.code,
+    )

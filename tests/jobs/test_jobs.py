@@ -1,0 +1,141 @@
+"""Job openings: posting, validation, listing filters, changes, and the expiry job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from arq.worker import Worker
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.auth.models import Role
+from app.core.queue import enqueue_after_commit, send_pending_jobs
+from app.jobs.models import Job
+from app.jobs.service import today
+from tests.jobs.conftest import VILLAGE_A, add_jobs, job_body
+from workers.main import worker_options
+
+
+async def test_post_get_and_list_jobs(client, coordinator, db):
+    created = await client.post(
+        "/api/v1/jobs", json=job_body(title="电子厂普工"), headers=coordinator
+    )
+    assert created.status_code == 201, created.text
+    job = created.json()
+    assert job["status"] == "open" and job["heavy_labour"] is False
+    assert job["location_type"] == "省外" and job["source"] == "劳务协作"
+    fetched = await client.get(f"/api/v1/jobs/{job['id']}", headers=coordinator)
+    assert fetched.json() == job
+    await client.post(
+        "/api/v1/jobs",
+        json=job_body(title="县城保洁", location_type="县内", source="公益性岗位"),
+        headers=coordinator,
+    )
+    listed = await client.get("/api/v1/jobs", headers=coordinator)
+    assert len(listed.json()["items"]) == 2
+    by_title = await client.get("/api/v1/jobs", params={"q": "电子"}, headers=coordinator)
+    assert [j["id"] for j in by_title.json()["items"]] == [job["id"]]
+    county = await client.get("/api/v1/jobs", params={"location_type": "县内"}, headers=coordinator)
+    assert [j["title"] for j in county.json()["items"]] == ["县城保洁"]
+    welfare = await client.get("/api/v1/jobs", params={"source": "公益性岗位"}, headers=coordinator)
+    assert len(welfare.json()["items"]) == 1
+    elsewhere = await client.get(
+        "/api/v1/jobs", params={"region": "450226101000"}, headers=coordinator
+    )
+    assert elsewhere.json()["items"] == []
+    events = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "job")
+    )
+    assert events == 2
+
+
+async def test_jobs_are_shared_by_all_staff_and_closed_to_villagers(client, make_user, auth):
+    poster = auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    other = auth(await make_user(Role.coordinator, ["450226101201"]))
+    job = (await client.post("/api/v1/jobs", json=job_body(), headers=poster)).json()
+    assert (await client.get(f"/api/v1/jobs/{job['id']}", headers=other)).status_code == 200
+    villager = auth(await make_user(Role.villager))
+    assert (await client.get("/api/v1/jobs", headers=villager)).status_code == 403
+    assert (await client.post("/api/v1/jobs", json=job_body(), headers=villager)).status_code == 403
+
+
+async def test_paging_through_jobs(client, coordinator, db):
+    await add_jobs(db, 5)
+    first = (await client.get("/api/v1/jobs", params={"limit": 3}, headers=coordinator)).json()
+    assert len(first["items"]) == 3 and first["next_cursor"]
+    second = (
+        await client.get(
+            "/api/v1/jobs", params={"limit": 3, "cursor": first["next_cursor"]}, headers=coordinator
+        )
+    ).json()
+    assert len(second["items"]) == 2 and second["next_cursor"] is None
+    ids = {j["id"] for j in first["items"]} | {j["id"] for j in second["items"]}
+    assert len(ids) == 5
+
+
+async def test_validation_errors(client, coordinator):
+    cases = [
+        job_body(wage_min=8000, wage_max=5000),
+        job_body(headcount=0),
+        job_body(location_type="国外"),
+        job_body(source="网上"),
+        job_body(region_code="999999999999"),
+        job_body(valid_until=(today() - timedelta(days=1)).isoformat()),
+    ]
+    for body in cases:
+        response = await client.post("/api/v1/jobs", json=body, headers=coordinator)
+        assert response.status_code == 422, body
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "validation_failed"
+        assert response.json()["errors"]
+
+
+async def test_patch_job(client, coordinator, db):
+    job = (await client.post("/api/v1/jobs", json=job_body(), headers=coordinator)).json()
+    changed = await client.patch(
+        f"/api/v1/jobs/{job['id']}",
+        json={"wage_max": 7000, "heavy_labour": True, "status": "closed"},
+        headers=coordinator,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["wage_max"] == 7000
+    assert changed.json()["heavy_labour"] is True and changed.json()["status"] == "closed"
+    bad = await client.patch(
+        f"/api/v1/jobs/{job['id']}", json={"wage_min": 9000}, headers=coordinator
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_failed"
+    null = await client.patch(
+        f"/api/v1/jobs/{job['id']}", json={"headcount": None}, headers=coordinator
+    )
+    assert null.status_code == 422 and null.json()["errors"][0]["field"] == "body.headcount"
+    missing = await client.patch(
+        "/api/v1/jobs/00000000-0000-0000-0000-000000000000", json={}, headers=coordinator
+    )
+    assert missing.status_code == 404 and missing.json()["code"] == "job_not_found"
+    event = await db.scalar(
+        select(AuditEvent).where(AuditEvent.entity == "job", AuditEvent.action == "update")
+    )
+    assert event.changes["wage_max"] == {"old": 6000, "new": 7000}
+
+
+async def test_close_expired_runs_on_a_real_worker(app, settings, db):
+    expired = [j.id for j in await add_jobs(db, 2, valid_until=today() - timedelta(days=1))]
+    current = [j.id for j in await add_jobs(db, 1, valid_until=today())]
+
+    enqueue_after_commit(db, "jobs.close_expired")
+    await db.commit()
+    await send_pending_jobs(db, app.state.arq)
+    worker = Worker(**{**worker_options(settings), "burst": True, "poll_delay": 0.05})
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+
+    statuses = dict((await db.execute(select(Job.id, Job.status))).all())
+    assert [statuses[j] for j in expired] == ["closed", "closed"]
+    assert statuses[current[0]] == "open"
+    closings = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.actor_role == "system")
+    )
+    assert closings == 2
