@@ -59,6 +59,16 @@ async def candidates(session: AsyncSession, labourer: Labourer, today: date) -> 
     order = []
     if preferred:
         order.append(case((Job.location_type.in_([p.value for p in preferred]), 0), else_=1))
+    if labourer.intent is Intent.nearby:
+        # The same closeness the score rewards, so the cut keeps the nearest jobs.
+        township, county = labourer.village_code[:9], labourer.village_code[:6]
+        order.append(
+            case(
+                (Job.region_code.startswith(township), 0),
+                (Job.region_code.startswith(county), 1),
+                else_=2,
+            )
+        )
     if labourer.interests:
         overlap = Job.skills.op("&&", is_comparison=True)(
             array(list(labourer.interests), type_=String(32))
