@@ -9,11 +9,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.core.pagination import InvalidCursor, PageRequest, next_cursor
+from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.scope import Scope, ScopeKind, apply_scope
 
 
@@ -87,20 +87,11 @@ class EventFilters:
     occurred_to: datetime | None = None
 
 
-def _after(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
-    if not page.after:
-        return None
-    try:
-        return datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
-    except (ValueError, IndexError) as exc:
-        raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
-
-
 async def list_events(
     session: AsyncSession, scope: Scope, filters: EventFilters, page: PageRequest
 ) -> tuple[list[AuditEvent], str | None]:
     """Events within `scope`, newest first."""
-    statement = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    statement = select(AuditEvent)
     if scope.kind is not ScopeKind.everything:
         statement = apply_scope(statement, AuditEvent.region_code, scope)
     conditions = {
@@ -115,14 +106,6 @@ async def list_events(
         statement = statement.where(AuditEvent.occurred_at >= filters.occurred_from)
     if filters.occurred_to:
         statement = statement.where(AuditEvent.occurred_at < filters.occurred_to)
-    after = _after(page)
-    if after:
-        at, last_id = after
-        statement = statement.where(
-            or_(
-                AuditEvent.occurred_at < at,
-                and_(AuditEvent.occurred_at == at, AuditEvent.id < last_id),
-            )
-        )
-    rows = list((await session.scalars(statement.limit(page.limit + 1))).all())
-    return next_cursor(rows, page.limit, lambda e: [e.occurred_at.isoformat(), str(e.id)])
+    statement = newest_first(statement, AuditEvent.occurred_at, AuditEvent.id, page)
+    rows = list((await session.scalars(statement)).all())
+    return next_cursor(rows, page.limit, lambda e: newest_first_key(e.occurred_at, e.id))

@@ -30,6 +30,13 @@ NAMING_CONVENTION = {
 }
 
 
+def one_of(column: str, values: type, *, nullable: bool = False) -> str:
+    """A CHECK constraint body: `column` holds one of the enumeration's values."""
+    listed = ", ".join(f"'{v.value}'" for v in values)  # type: ignore[attr-defined]
+    check = f"{column} IN ({listed})"
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {  # noqa: RUF012

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
 
 from app.core.errors import BadRequest
 
@@ -66,3 +69,24 @@ def next_cursor(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str |
         return rows, None
     page = rows[:limit]
     return page, encode_cursor(key(page[-1]))
+
+
+def newest_first(
+    statement: Select[Any], time_column: Any, id_column: Any, page: PageRequest
+) -> Select[Any]:
+    """Order by `(time, id)` descending, continue after the cursor, fetch one row extra.
+
+    The cursor of such a page is `[time.isoformat(), str(id)]` (see `newest_first_key`).
+    """
+    statement = statement.order_by(time_column.desc(), id_column.desc()).limit(page.limit + 1)
+    if not page.after:
+        return statement
+    try:
+        at, last = datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
+    except (ValueError, IndexError) as exc:
+        raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
+    return statement.where(or_(time_column < at, and_(time_column == at, id_column < last)))
+
+
+def newest_first_key(time: datetime, id_: uuid.UUID) -> list[str]:
+    return [time.isoformat(), str(id_)]

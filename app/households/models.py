@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, Timestamps, UUIDPrimaryKey
+from app.core.db import Base, Timestamps, UUIDPrimaryKey, one_of
 from app.policy.values import (
     Channel,
     EmploymentStatus,
@@ -29,22 +29,15 @@ from app.policy.values import (
     WorkRegion,
 )
 
-
-def _one_of(column: str, values: type, *, nullable: bool = False) -> str:
-    listed = ", ".join(f"'{v.value}'" for v in values)  # type: ignore[attr-defined]
-    check = f"{column} IN ({listed})"
-    return f"{column} IS NULL OR {check}" if nullable else check
-
-
 PERIOD_CHECK = r"period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'"
 
 
 class Household(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "household"
     __table_args__ = (
-        CheckConstraint(_one_of("category", HouseholdCategory), name="category_known"),
+        CheckConstraint(one_of("category", HouseholdCategory), name="category_known"),
         CheckConstraint(
-            _one_of("monitor_type", MonitorType, nullable=True), name="monitor_type_known"
+            one_of("monitor_type", MonitorType, nullable=True), name="monitor_type_known"
         ),
         # Scoped listing walks this index in order: village range, then household number.
         Index("ix_household_village_code_household_no", "village_code", "household_no"),
@@ -70,7 +63,7 @@ class Household(UUIDPrimaryKey, Timestamps, Base):
 class Member(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "member"
     __table_args__ = (
-        CheckConstraint(_one_of("labour_type", LabourType), name="labour_type_known"),
+        CheckConstraint(one_of("labour_type", LabourType), name="labour_type_known"),
         # Name search is by prefix (surname or full name): a pattern index serves LIKE 'q%'.
         Index("ix_member_name_pattern", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
     )
@@ -103,12 +96,10 @@ class MemberEmployment(Base):
     __tablename__ = "member_employment"
     __table_args__ = (
         CheckConstraint(PERIOD_CHECK, name="period_format"),
-        CheckConstraint(_one_of("status", EmploymentStatus), name="status_known"),
-        CheckConstraint(
-            _one_of("work_region", WorkRegion, nullable=True), name="work_region_known"
-        ),
-        CheckConstraint(_one_of("channel", Channel, nullable=True), name="channel_known"),
-        CheckConstraint(_one_of("source", ObservationSource), name="source_known"),
+        CheckConstraint(one_of("status", EmploymentStatus), name="status_known"),
+        CheckConstraint(one_of("work_region", WorkRegion, nullable=True), name="work_region_known"),
+        CheckConstraint(one_of("channel", Channel, nullable=True), name="channel_known"),
+        CheckConstraint(one_of("source", ObservationSource), name="source_known"),
         CheckConstraint("months BETWEEN 0 AND 12", name="months_range"),
         # "Who is (not) working this month" scans one period.
         Index("ix_member_employment_period_status", "period", "status"),
@@ -134,11 +125,11 @@ class MemberIntent(Base):
 
     __tablename__ = "member_intent"
     __table_args__ = (
-        CheckConstraint(_one_of("intent", Intent), name="intent_known"),
+        CheckConstraint(one_of("intent", Intent), name="intent_known"),
         CheckConstraint(
             "intent <> '无意愿' OR coalesce(btrim(reason), '') <> ''", name="no_intent_has_reason"
         ),
-        CheckConstraint(_one_of("source", ObservationSource), name="source_known"),
+        CheckConstraint(one_of("source", ObservationSource), name="source_known"),
     )
 
     member_id: Mapped[uuid.UUID] = mapped_column(

@@ -18,8 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, Timestamps, UUIDPrimaryKey
-from app.households.models import _one_of
+from app.core.db import Base, Timestamps, UUIDPrimaryKey, one_of
 from app.policy.values import JobSource, WorkRegion
 
 
@@ -44,9 +43,9 @@ class Job(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "job"
     __table_args__ = (
-        CheckConstraint(_one_of("location_type", WorkRegion), name="location_type_known"),
-        CheckConstraint(_one_of("source", JobSource), name="source_known"),
-        CheckConstraint(_one_of("status", JobStatus), name="status_known"),
+        CheckConstraint(one_of("location_type", WorkRegion), name="location_type_known"),
+        CheckConstraint(one_of("source", JobSource), name="source_known"),
+        CheckConstraint(one_of("status", JobStatus), name="status_known"),
         CheckConstraint("wage_min <= wage_max", name="wage_range"),
         CheckConstraint("wage_min >= 0", name="wage_non_negative"),
         CheckConstraint("headcount >= 1", name="headcount_positive"),
@@ -86,7 +85,7 @@ class JobPush(UUIDPrimaryKey, Base):
     __tablename__ = "job_push"
     __table_args__ = (
         UniqueConstraint("job_id", "member_id"),
-        CheckConstraint(_one_of("status", PushStatus), name="status_known"),
+        CheckConstraint(one_of("status", PushStatus), name="status_known"),
         CheckConstraint('"round" >= 1', name="round_positive"),
         CheckConstraint(
             "status <> 'declined' OR coalesce(btrim(reason), '') <> ''", name="declined_has_reason"

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import InvalidCursor, PageRequest, next_cursor
+from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import SHANGHAI
 from app.core.scope import Scope
 from app.jobs.models import Job, JobStatus
@@ -123,20 +123,11 @@ async def update_job(
     return JobOut.model_validate(job)
 
 
-def _after(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
-    if not page.after:
-        return None
-    try:
-        return datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
-    except (ValueError, IndexError) as exc:
-        raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
-
-
 async def list_jobs(
     session: AsyncSession, filters: JobFilters, page: PageRequest
 ) -> tuple[list[JobOut], str | None]:
     """Openings are visible to all staff: filtered, not scoped. Newest first."""
-    statement = select(Job).order_by(Job.created_at.desc(), Job.id.desc())
+    statement = select(Job)
     conditions = {
         Job.status: filters.status,
         Job.location_type: filters.location_type,
@@ -151,14 +142,9 @@ async def list_jobs(
         )
     if filters.q:
         statement = statement.where(Job.title.startswith(filters.q.strip(), autoescape=True))
-    after = _after(page)
-    if after:
-        at, last_id = after
-        statement = statement.where(
-            or_(Job.created_at < at, and_(Job.created_at == at, Job.id < last_id))
-        )
-    rows = list((await session.scalars(statement.limit(page.limit + 1))).all())
-    rows, cursor = next_cursor(rows, page.limit, lambda j: [j.created_at.isoformat(), str(j.id)])
+    statement = newest_first(statement, Job.created_at, Job.id, page)
+    rows = list((await session.scalars(statement)).all())
+    rows, cursor = next_cursor(rows, page.limit, lambda j: newest_first_key(j.created_at, j.id))
     return [JobOut.model_validate(row) for row in rows], cursor
 
 

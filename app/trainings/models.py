@@ -15,15 +15,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, Timestamps, UUIDPrimaryKey
-from app.households.models import _one_of
+from app.core.db import Base, Timestamps, UUIDPrimaryKey, one_of
 from app.policy.values import TrainingType
 
 
 class Training(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "training"
     __table_args__ = (
-        CheckConstraint(_one_of("type", TrainingType), name="type_known"),
+        CheckConstraint(one_of("type", TrainingType), name="type_known"),
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
         # Scoped listing: region range, newest first.

@@ -14,7 +14,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.pagination import InvalidCursor, PageRequest, next_cursor
+from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.households import service as households
 from app.regions.models import Region
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
@@ -186,11 +186,8 @@ async def list_trainings(
     session: AsyncSession, principal: Principal, filters: TrainingFilters, page: PageRequest
 ) -> tuple[list[TrainingSummary], str | None]:
     enrolled, waitlisted = _counts()
-    statement = (
-        select(Training, enrolled, waitlisted)
-        .where(principal.scope.region_filter(Training.region_code))
-        .order_by(Training.starts_at.desc(), Training.id.desc())
-        .limit(page.limit + 1)
+    statement = select(Training, enrolled, waitlisted).where(
+        principal.scope.region_filter(Training.region_code)
     )
     if filters.type:
         statement = statement.where(Training.type == filters.type)
@@ -198,17 +195,10 @@ async def list_trainings(
         statement = statement.where(Training.starts_at >= filters.starts_from)
     if filters.starts_to:
         statement = statement.where(Training.starts_at < filters.starts_to)
-    if page.after:
-        try:
-            at, last = datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
-        except (ValueError, IndexError) as exc:
-            raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
-        statement = statement.where(
-            or_(Training.starts_at < at, and_(Training.starts_at == at, Training.id < last))
-        )
+    statement = newest_first(statement, Training.starts_at, Training.id, page)
     rows = list((await session.execute(statement)).all())
     rows, cursor = next_cursor(
-        rows, page.limit, lambda r: [r[0].starts_at.isoformat(), str(r[0].id)]
+        rows, page.limit, lambda r: newest_first_key(r[0].starts_at, r[0].id)
     )
     return [_summary_of(t, e, w) for t, e, w in rows], cursor
 

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
 from app.core.errors import Conflict, ValidationFailed
-from app.core.pagination import InvalidCursor, PageRequest, next_cursor
+from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import current_period
 from app.households import service as households
 from app.households.models import Household, Member
@@ -182,12 +182,7 @@ class VisitFilters:
 async def list_visits(
     session: AsyncSession, principal: Principal, filters: VisitFilters, page: PageRequest
 ) -> tuple[list[VisitOut], str | None]:
-    statement = (
-        select(Visit)
-        .where(principal.scope.region_filter(Visit.village_code))
-        .order_by(Visit.visited_at.desc(), Visit.id.desc())
-        .limit(page.limit + 1)
-    )
+    statement = select(Visit).where(principal.scope.region_filter(Visit.village_code))
     if filters.household_id:
         statement = statement.where(Visit.household_id == filters.household_id)
     if filters.coordinator_id:
@@ -196,14 +191,7 @@ async def list_visits(
         statement = statement.where(Visit.visited_at >= filters.visited_from)
     if filters.visited_to:
         statement = statement.where(Visit.visited_at < filters.visited_to)
-    if page.after:
-        try:
-            at, last = datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
-        except (ValueError, IndexError) as exc:
-            raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
-        statement = statement.where(
-            or_(Visit.visited_at < at, and_(Visit.visited_at == at, Visit.id < last))
-        )
+    statement = newest_first(statement, Visit.visited_at, Visit.id, page)
     rows = list((await session.scalars(statement)).all())
-    rows, cursor = next_cursor(rows, page.limit, lambda v: [v.visited_at.isoformat(), str(v.id)])
+    rows, cursor = next_cursor(rows, page.limit, lambda v: newest_first_key(v.visited_at, v.id))
     return [visit_out(v) for v in rows], cursor
