@@ -108,7 +108,7 @@ def token(base: str, username: str, password: str) -> str:
 def wrk(base: str, path: str, *, headers: list[str] = (), script: str | None = None) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write((script or "") + REPORT_LUA)
-    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "-s", lua.name]
+    args = ["wrk", f"-t{min(2, CONNECTIONS)}", f"-c{CONNECTIONS}", f"-d{DURATION}", "-s", lua.name]
     for header in headers:
         args += ["-H", header]
     output = sh(*args, base + path)
