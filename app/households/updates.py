@@ -85,63 +85,70 @@ async def apply_findings(
     source: ObservationSource,
     observed_at: datetime,
 ) -> None:
-    now = datetime.now(UTC)
-    employment = {f.member_id: f.employment for f in findings if f.employment is not None}
-    intents = {f.member_id: f.intent for f in findings if f.intent is not None}
-    if employment:
-        current = {
-            row.member_id: row
-            for row in await session.scalars(
-                select(MemberEmployment)
-                .where(
-                    MemberEmployment.member_id.in_(employment),
-                    MemberEmployment.period == period,
+    # The audit rows added along the way go out in one insert at commit, not one autoflush
+    # before each following query.
+    with session.no_autoflush:
+        now = datetime.now(UTC)
+        employment = {f.member_id: f.employment for f in findings if f.employment is not None}
+        intents = {f.member_id: f.intent for f in findings if f.intent is not None}
+        if employment:
+            current = {
+                row.member_id: row
+                # Plain rows, not ORM objects: read once to diff for the audit, never changed.
+                for row in await session.execute(
+                    select(MemberEmployment.__table__)
+                    .where(
+                        MemberEmployment.member_id.in_(employment),
+                        MemberEmployment.period == period,
+                    )
+                    .with_for_update()
                 )
-                .with_for_update()
-            )
-        }
-        rows = []
-        for member_id, body in employment.items():
-            values = employment_values(body, source, observed_at)
-            old = current.get(member_id)
-            changes = _diff(old, values, ("observed_at",))
-            audit.record(
-                session,
-                actor,
-                action="update" if old else "create",
-                entity="member_employment",
-                entity_id=member_id,
-                region_code=region_code,
-                changes=changes if old else {"period": (None, period), **changes},
-            )
-            rows.append({"member_id": member_id, "period": period, **values, "updated_at": now})
-        # One statement, many parameter sets: compiled once, cached, sent as one batch.
-        await session.execute(_UPSERT_EMPLOYMENT, rows)
-        for stale in current.values():  # the upsert bypassed them
-            session.expire(stale)
-    if intents:
-        current_intents = {
-            row.member_id: row
-            for row in await session.scalars(
-                select(MemberIntent).where(MemberIntent.member_id.in_(intents)).with_for_update()
-            )
-        }
-        rows = []
-        for member_id, body in intents.items():
-            values = intent_values(body, source)
-            old = current_intents.get(member_id)
-            audit.record(
-                session,
-                actor,
-                action="update" if old else "create",
-                entity="member_intent",
-                entity_id=member_id,
-                region_code=region_code,
-                changes=_diff(old, values, ()),
-            )
-            rows.append(
-                {"member_id": member_id, **values, "observed_at": observed_at, "updated_at": now}
-            )
-        await session.execute(_UPSERT_INTENT, rows)
-        for stale in current_intents.values():
-            session.expire(stale)
+            }
+            rows = []
+            for member_id, body in employment.items():
+                values = employment_values(body, source, observed_at)
+                old = current.get(member_id)
+                changes = _diff(old, values, ("observed_at",))
+                audit.record(
+                    session,
+                    actor,
+                    action="update" if old else "create",
+                    entity="member_employment",
+                    entity_id=member_id,
+                    region_code=region_code,
+                    changes=changes if old else {"period": (None, period), **changes},
+                )
+                rows.append({"member_id": member_id, "period": period, **values, "updated_at": now})
+            # One statement, many parameter sets: compiled once, cached, sent as one batch.
+            await session.execute(_UPSERT_EMPLOYMENT, rows)
+        if intents:
+            current_intents = {
+                row.member_id: row
+                for row in await session.execute(
+                    select(MemberIntent.__table__)
+                    .where(MemberIntent.member_id.in_(intents))
+                    .with_for_update()
+                )
+            }
+            rows = []
+            for member_id, body in intents.items():
+                values = intent_values(body, source)
+                old = current_intents.get(member_id)
+                audit.record(
+                    session,
+                    actor,
+                    action="update" if old else "create",
+                    entity="member_intent",
+                    entity_id=member_id,
+                    region_code=region_code,
+                    changes=_diff(old, values, ()),
+                )
+                rows.append(
+                    {
+                        "member_id": member_id,
+                        **values,
+                        "observed_at": observed_at,
+                        "updated_at": now,
+                    }
+                )
+            await session.execute(_UPSERT_INTENT, rows)
