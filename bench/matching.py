@@ -10,26 +10,17 @@ first as the same-run baseline. Target (issue): p95 under 50 ms.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import registry  # the sibling benchmark: seeding, wrk, tokens
+import harness  # also puts the project on sys.path
 
 OPEN_JOBS = 20_000
 SKILLS = ["电工", "焊工", "厨师", "保洁", "普工", "叉车", "缝纫", "育婴", "家政", "装修"]
 
 
-async def prepare(database_url: str) -> str:
+async def prepare(url: str) -> str:
     """Top the job table up to OPEN_JOBS open jobs; a 外出 labourer of the county to match."""
     from sqlalchemy import func, insert, select, text
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -37,7 +28,7 @@ async def prepare(database_url: str) -> str:
     from app.core.config import normalise_database_url
     from app.jobs.models import Job
 
-    engine = create_async_engine(normalise_database_url(database_url))
+    engine = create_async_engine(normalise_database_url(url))
     async with engine.begin() as connection:
         existing = await connection.scalar(
             select(func.count()).select_from(Job).where(Job.status == "open")
@@ -75,46 +66,22 @@ async def prepare(database_url: str) -> str:
 
 
 def main() -> None:
-    database_url = registry.ADMIN_URL.rsplit("/", 1)[0] + "/wengang_bench_registry"
-    print("bench:", registry.seed(database_url, 250_000, reseed=False), flush=True)
-    member = asyncio.run(prepare(database_url))
-    port = registry.free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": registry.REDIS_URL,
-        "LOG_LEVEL": "WARNING",
-        "ACCESS_TOKEN_TTL_SECONDS": "3600",
-    }
-    server = subprocess.Popen(
-        [str(registry.BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        header = f"Authorization: Bearer {registry.token(base, 'county', 'wengang-county')}"
+    url = harness.database_url()
+    print("bench:", harness.seed(url, 250_000), flush=True)
+    member = asyncio.run(prepare(url))
+    with harness.running_server(url) as base:
+        header = f"Authorization: Bearer {harness.token(base, 'county', 'wengang-county')}"
         path = f"/api/v1/members/{member}/job-matches?limit=20"
-        registry.wrk(base, path, headers=[header])  # warm-up
-        baseline = registry.wrk(base, "/healthz")
-        matches = registry.wrk(base, path, headers=[header])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        harness.wrk(base, path, headers=[header])  # warm-up
+        baseline = harness.wrk(base, "/healthz")
+        matches = harness.wrk(base, path, headers=[header])
     report = (
         "\n".join(
             [
                 "# Matching benchmark",
                 "",
                 f"- one labourer (外出, 普通劳动力) among {OPEN_JOBS:,} open jobs; one worker; "
-                f"wrk -t2 -c{registry.CONNECTIONS} -d{registry.DURATION}",
+                f"wrk -t2 -c{harness.CONNECTIONS} -d{harness.DURATION}",
                 "",
                 "| run | req/s | p50 ms | p95 ms | p99 ms | non-2xx |",
                 "|---|---:|---:|---:|---:|---:|",
@@ -132,7 +99,7 @@ def main() -> None:
         )
         + "\n"
     )
-    (registry.RESULTS / "matching.md").write_text(report, encoding="utf-8")
+    (harness.RESULTS / "matching.md").write_text(report, encoding="utf-8")
     print(report)
 
 

@@ -16,16 +16,8 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import registry  # the sibling benchmark: seeding, wrk, tokens
+import harness  # also puts the project on sys.path
 
 PAIRS = int(os.environ.get("BENCH_PAIRS", "3"))
 
@@ -56,14 +48,14 @@ end
 """
 
 
-async def sample_households(database_url: str, count: int) -> list[list[str]]:
+async def sample_households(url: str, count: int) -> list[list[str]]:
     """Households with at least three labour-force members: [household, m1, m2, m3]."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from app.core.config import normalise_database_url
 
-    engine = create_async_engine(normalise_database_url(database_url))
+    engine = create_async_engine(normalise_database_url(url))
     async with engine.connect() as connection:
         rows = await connection.execute(
             text(
@@ -81,55 +73,30 @@ async def sample_households(database_url: str, count: int) -> list[list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--households", type=int, default=250_000)
-    parser.add_argument("--database", default="wengang_bench_registry")
     args = parser.parse_args()
-    database_url = registry.ADMIN_URL.rsplit("/", 1)[0] + "/" + args.database
-    print("bench:", registry.seed(database_url, args.households, reseed=False), flush=True)
-    households = asyncio.run(sample_households(database_url, 3000))
+    url = harness.database_url()
+    print("bench:", harness.seed(url, args.households), flush=True)
+    households = asyncio.run(sample_households(url, 3000))
 
-    port = registry.free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": registry.REDIS_URL,
-        "LOG_LEVEL": "WARNING",
-        "ACCESS_TOKEN_TTL_SECONDS": "3600",
-    }
-    server = subprocess.Popen(
-        [str(registry.BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    registry.CONNECTIONS = 64
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        token = registry.token(base, "county", "wengang-county")
+    with harness.running_server(url) as base:
+        token = harness.token(base, "county", "wengang-county")
         script = VISIT_LUA % (
             ",".join("{" + ",".join(f'"{i}"' for i in h) + "}" for h in households),
             token,
         )
-        registry.wrk(base, "/healthz")  # warm-up
-        registry.wrk(base, "/", script=script)
-        pairs = [
-            (registry.wrk(base, "/healthz"), registry.wrk(base, "/", script=script))
-            for _ in range(PAIRS)
-        ]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+
+        def pair() -> tuple[dict, dict]:
+            baseline = harness.wrk(base, "/healthz", connections=64)
+            return baseline, harness.wrk(base, "/", script=script, connections=64)
+
+        pair()  # warm-up
+        pairs = [pair() for _ in range(PAIRS)]
 
     lines = [
         "# Visits benchmark",
         "",
         f"- POST /api/v1/visits with 3 member updates (employment + intent each) against "
-        f"GET /healthz; one uvicorn worker; wrk -t2 -c64 -d{registry.DURATION}; {PAIRS} pairs",
+        f"GET /healthz; one uvicorn worker; wrk -t2 -c64 -d{harness.DURATION}; {PAIRS} pairs",
         "",
         "| pair | /healthz req/s | visits req/s | p50 ms | p95 ms | p99 ms | non-2xx | ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -149,8 +116,8 @@ def main() -> None:
         f"non-2xx {sum(v['non_2xx'] for _, v in pairs)} (target 0)",
     ]
     report = "\n".join(lines) + "\n"
-    registry.RESULTS.mkdir(parents=True, exist_ok=True)
-    (registry.RESULTS / "visits.md").write_text(report, encoding="utf-8")
+    harness.RESULTS.mkdir(parents=True, exist_ok=True)
+    (harness.RESULTS / "visits.md").write_text(report, encoding="utf-8")
     print(report)
 
 

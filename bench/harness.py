@@ -1,0 +1,151 @@
+"""What the Python benchmarks share: a seeded million-member database, a one-worker server,
+tokens, and wrk runs with p50/p95/p99 read from wrk's own histogram.
+
+Settings (environment): BENCH_DATABASE_URL (a server we may create databases on),
+BENCH_REDIS_URL, BENCH_CONNECTIONS (default 16), BENCH_DURATION (default `10s`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benchmarks import the app for sampling and EXPLAIN
+
+BIN = ROOT / ".venv" / "bin"
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+RESULTS = ROOT / "bench" / "results"
+REGISTRY_DATABASE = "wengang_bench_registry"
+
+# wrk's own latency histogram, read in its `done` hook: wrk prints no p95 by itself.
+REPORT_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %.3f %d %d\\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, summary.errors.status, summary.requests))
+end
+"""
+
+
+def sh(*args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(
+        args, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    ).stdout
+
+
+def database_url(name: str = REGISTRY_DATABASE) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def psql(sql: str, url: str = ADMIN_URL) -> str:
+    return sh("psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql)
+
+
+def seed(url: str, households: int, reseed: bool = False) -> str:
+    """The registry database, seeded with `households` households once and then reused."""
+    name = url.rsplit("/", 1)[1]
+    env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL}
+    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+    members = int(psql("SELECT count(*) FROM member", url) or 0) if exists else 0
+    if members and not reseed:
+        sh(str(BIN / "wengang"), "migrate", env=env)  # seeded by older code: bring it up to date
+        return f"reused the seeded database ({members:,} members)"
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(f"CREATE DATABASE {name}")
+    sh(str(BIN / "wengang"), "migrate", env=env)
+    started = time.perf_counter()
+    sh(str(BIN / "wengang"), "seed-demo", "--households", str(households), env=env)
+    seconds = time.perf_counter() - started
+    psql("VACUUM ANALYZE", url)
+    members = int(psql("SELECT count(*) FROM member", url))
+    return f"seeded {members:,} members in {seconds:.1f} s (`wengang seed-demo`, COPY)"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_server(url: str) -> Iterator[str]:
+    """One uvicorn worker on `url`'s database, ready; yields its base URL."""
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+        "ACCESS_TOKEN_TTL_SECONDS": "3600",  # outlives any run
+    }
+    server = subprocess.Popen(
+        [str(BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def token(base: str, username: str, password: str) -> str:
+    body = f"grant_type=password&username={username}&password={password}".encode()
+    with urllib.request.urlopen(f"{base}/api/v1/auth/token", data=body, timeout=10) as answer:
+        return json.load(answer)["access_token"]
+
+
+def wrk(
+    base: str,
+    path: str,
+    *,
+    headers: list[str] | tuple[str, ...] = (),
+    script: str | None = None,
+    connections: int | None = None,
+) -> dict:
+    connections = connections or CONNECTIONS
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write((script or "") + REPORT_LUA)
+    args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{DURATION}", "-s", lua.name]
+    for header in headers:
+        args += ["-H", header]
+    output = sh(*args, base + path)
+    os.unlink(lua.name)
+    match = re.search(r"^RESULT (\S+) (\S+) (\S+) (\S+) (\d+) (\d+)$", output, re.MULTILINE)
+    assert match, output
+    rps, p50, p95, p99, errors, requests = match.groups()
+    return {
+        "rps": float(rps),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "non_2xx": int(errors),
+        "requests": int(requests),
+    }
