@@ -110,25 +110,32 @@ def _filtered(filters: HouseholdFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def list_households(
-    session: AsyncSession, principal: Principal, filters: HouseholdFilters, page: PageRequest
-) -> tuple[list[HouseholdSummary], str | None]:
-    head_name = (
-        select(Member.name)
-        .where(Member.household_id == Household.id, Member.relation == Relation.head)
-        .limit(1)
-        .scalar_subquery()
-    )
-    member_count = select(func.count()).where(Member.household_id == Household.id).scalar_subquery()
-    # Plain columns, not ORM objects: a page is read-only, and loading 50 identity-mapped
-    # instances costs more than the query.
-    columns = [
+# A household page's columns, built once: plain values rather than ORM objects (a page is
+# read-only, and loading 50 identity-mapped instances costs more than the query), with the head's
+# name and the member count as correlated subqueries over the page's rows only.
+_SUMMARY_COLUMNS = (
+    *(
         Household.__table__.c[name]
         for name in HouseholdSummary.model_fields
         if name in Household.__table__.c
-    ]
+    ),
+    select(Member.name)
+    .where(Member.household_id == Household.id, Member.relation == Relation.head)
+    .limit(1)
+    .scalar_subquery()
+    .label("head_name"),
+    select(func.count())
+    .where(Member.household_id == Household.id)
+    .scalar_subquery()
+    .label("member_count"),
+)
+
+
+async def list_households(
+    session: AsyncSession, principal: Principal, filters: HouseholdFilters, page: PageRequest
+) -> tuple[list[HouseholdSummary], str | None]:
     statement = (
-        select(*columns, head_name.label("head_name"), member_count.label("member_count"))
+        select(*_SUMMARY_COLUMNS)
         .where(visible_households(principal), *_filtered(filters))
         .order_by(Household.village_code, Household.household_no)
         .limit(page.limit + 1)
