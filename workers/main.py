@@ -14,6 +14,7 @@ from app.auth import tasks as auth_tasks
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.logging import configure_logging
+from app.core.periods import SHANGHAI
 from app.core.redis import redis_settings
 from app.jobs import tasks as jobs_tasks
 
@@ -45,6 +46,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "max_jobs": 10,
         "job_timeout": 600,
         "keep_result": 3600,
+        # Cron times are Shanghai times, like every day and month the policy counts.
+        "timezone": SHANGHAI,
     }
 
 
@@ -55,6 +58,7 @@ class WorkerSettings:
     cron_jobs: ClassVar[list[Any]] = CRON_JOBS
     on_startup = staticmethod(startup)
     on_shutdown = staticmethod(shutdown)
+    timezone = SHANGHAI
     redis_settings: RedisSettings = (
         redis_settings(get_settings()) if get_settings().redis_url else RedisSettings()
     )

@@ -18,7 +18,7 @@ async def close_expired(ctx: dict[str, Any]) -> int:
 
 functions = [func(close_expired, name="jobs.close_expired")]
 cron_jobs = [
-    # 00:05 in Asia/Shanghai with the worker on UTC; until it runs, matching and pushes already
-    # ignore expired jobs, so running late costs nothing but a stale `status`.
-    cron(close_expired, name="jobs.close_expired.cron", hour={16}, minute={5}, unique=True),
+    # 00:05 Shanghai (the worker evaluates crons in Shanghai time). Until it runs, matching and
+    # pushes already ignore expired jobs, so running late costs nothing but a stale `status`.
+    cron(close_expired, name="jobs.close_expired.cron", hour={0}, minute={5}, unique=True),
 ]
