@@ -145,6 +145,7 @@ CallerScope = Annotated[Scope, Depends(get_scope)]
 Staff = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.manager, Role.admin))]
 Manager = Annotated[Principal, Depends(require_roles(Role.manager, Role.admin))]
 Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+Villager = Annotated[Principal, Depends(require_roles(Role.villager))]
 
 
 async def get_actor(request: Request, principal: CurrentUser) -> Actor:

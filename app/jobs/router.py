@@ -3,16 +3,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 
 from app.auth.deps import (
     AUTHENTICATED_RESPONSES,
     CurrentActor,
-    Principal,
     Staff,
-    require_roles,
+    Villager,
 )
-from app.auth.models import Role
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, ValidationFailed, problem_responses
 from app.core.pagination import Page, Pagination
@@ -39,8 +37,6 @@ jobs = api_router("/jobs", tags=["jobs"], responses=_RESPONSES)
 job_pushes = api_router("/job-pushes", tags=["jobs"], responses=_RESPONSES)
 member_jobs = api_router("/members", tags=["jobs"], responses=_RESPONSES)
 my_jobs = api_router("/me", tags=["jobs"], responses=_RESPONSES)
-
-Villager = Annotated[Principal, Depends(require_roles(Role.villager))]
 
 
 @jobs.post(

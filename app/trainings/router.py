@@ -4,16 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Query, Request, status
 
 from app.auth.deps import (
     AUTHENTICATED_RESPONSES,
     CurrentActor,
-    Principal,
     Staff,
-    require_roles,
+    Villager,
 )
-from app.auth.models import Role
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
@@ -52,8 +50,6 @@ me = api_router(
     tags=["trainings"],
     responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
 )
-
-Villager = Annotated[Principal, Depends(require_roles(Role.villager))]
 
 
 @router.post(
