@@ -108,10 +108,8 @@ async def get_principal(
     # Straight from the app, not through `AppSettings`: one dependency less on every request.
     claims = decode_access_token(request.app.state.settings, token)
     database: Database = request.app.state.db
-    async with database.engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        record = await driver.fetchrow(_principal_sql, claims.subject)
+    async with database.driver_connection() as connection:
+        record = await connection.fetchrow(_principal_sql, claims.subject)
     if record is None:
         raise InvalidToken("令牌对应的账号不存在")
     row = AccountSnapshot(**record)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Uuid, func
 from sqlalchemy.ext.asyncio import (
@@ -73,6 +75,14 @@ class Database:
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection as the driver's own, outside any transaction: for the hot paths
+        that are one statement (each its own transaction), with no ORM or BEGIN/COMMIT."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection  # type: ignore[misc]
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -114,3 +124,13 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_driver_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    database: Database = request.app.state.db
+    async with database.driver_connection() as connection:
+        yield connection
+
+
+# For endpoints whose write is one statement: atomic by itself, one round trip.
+DriverConnection = Annotated[asyncpg.Connection, Depends(get_driver_connection, scope="function")]

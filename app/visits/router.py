@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 
 from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, Staff
-from app.core.db import ReadSession, Session
+from app.core.db import DriverConnection, ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
@@ -41,21 +41,23 @@ async def record_visit(
     body: VisitIn,
     caller: Staff,
     actor: CurrentActor,
-    session: Session,
+    connection: DriverConnection,
     request: Request,
-    response: Response,
-) -> VisitOut:
+) -> Response:
     """Records a visit to a household in your villages, and what it found about members
     (this month's employment, intent) in the same transaction. The phone picks `id`: sending
     the same id and body again answers the stored visit (200) without a second row; the same
     id with a different body answers 409. A location farther from the village's recorded
     centre than policy allows is accepted and flagged `needs_review`."""
     visit, created = await service.record_visit(
-        session, caller, actor, body, request.app.state.settings.visit_max_distance_km
+        connection, caller, actor, body, request.app.state.settings.visit_max_distance_km
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return visit
+    # Serialised here, once: the model was just built from the stored row.
+    return Response(
+        visit.model_dump_json(),
+        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        media_type="application/json",
+    )
 
 
 @router.get("", summary="List visits", response_model=Page[VisitOut])
