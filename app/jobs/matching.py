@@ -1,8 +1,11 @@
-"""Ranking open jobs for one labourer: candidates filtered in SQL, scored here, deterministically.
+"""Ranking open jobs for one labourer: scored in SQL, explained here, deterministically.
 
-Weights live in `app/policy/jobs.py`. Weak or half labour never sees a heavy-labour job (it is
-filtered out, not scored); a job already pushed to the labourer stays in the list, marked and
-penalised, so a coordinator can follow it up.
+Weights live in `app/policy/jobs.py`. The database scores every open job the labourer may take
+and keeps the best few (`score_sql`); `score` computes the same points for those few with the
+reasons behind them, so the answer explains itself. A test holds the two to the same numbers.
+Weak or half labour never sees a heavy-labour job (it is filtered out, not scored); a job
+already pushed to the labourer stays in the list, marked and penalised, so a coordinator can
+follow it up.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import String, case, select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import ColumnElement, Integer, any_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.jobs.models import Job, JobStatus
+from app.auth.deps import Principal
+from app.households import service as households
+from app.households.models import MemberIntent
+from app.jobs.models import Job, JobPush, JobStatus
+from app.jobs.schemas import JobMatch, JobOut
+from app.jobs.service import NotLabourForce, today
 from app.policy import jobs as policy
-from app.policy.values import Intent, LabourType, WorkRegion
+from app.policy.values import LABOUR_FORCE, Intent, LabourType, WorkRegion
 
 PREFERRED_LOCATIONS: dict[Intent, frozenset[WorkRegion]] = {
     Intent.go_out: frozenset({WorkRegion.out_of_province, WorkRegion.in_province}),
@@ -49,33 +56,53 @@ class Scored:
     already_pushed: bool
 
 
-async def candidates(session: AsyncSession, labourer: Labourer, today: date) -> list[Job]:
-    """Open, unexpired jobs the labourer may take, at most `MAX_MATCH_CANDIDATES`: those in a
-    preferred location and sharing a skill first, then by wage (served by the status/date index)."""
-    statement = select(Job).where(Job.status == JobStatus.open, Job.valid_until >= today)
-    if labourer.labour_type is LabourType.weak:
-        statement = statement.where(Job.heavy_labour.is_(False))
+def score_sql(labourer: Labourer) -> ColumnElement[int]:
+    """`score` as a SQL expression over `job`, for ranking every candidate in the database."""
+    terms: list[ColumnElement[int]] = []
     preferred = PREFERRED_LOCATIONS.get(labourer.intent) if labourer.intent else None
-    order = []
     if preferred:
-        order.append(case((Job.location_type.in_([p.value for p in preferred]), 0), else_=1))
+        locations = sorted(p.value for p in preferred)
+        terms.append(
+            case((Job.location_type.in_(locations), policy.WEIGHT_LOCATION_PREFERRED), else_=0)
+        )
     if labourer.intent is Intent.nearby:
-        # The same closeness the score rewards, so the cut keeps the nearest jobs.
-        township, county = labourer.village_code[:9], labourer.village_code[:6]
-        order.append(
+        terms.append(
             case(
-                (Job.region_code.startswith(township), 0),
-                (Job.region_code.startswith(county), 1),
-                else_=2,
+                (
+                    func.left(Job.region_code, 9) == labourer.village_code[:9],
+                    policy.WEIGHT_SAME_TOWNSHIP,
+                ),
+                (
+                    func.left(Job.region_code, 6) == labourer.village_code[:6],
+                    policy.WEIGHT_SAME_COUNTY,
+                ),
+                else_=0,
             )
         )
     if labourer.interests:
-        overlap = Job.skills.op("&&", is_comparison=True)(
-            array(list(labourer.interests), type_=String(32))
+        shared = sum(
+            (
+                case((literal(skill) == any_(Job.skills), 1), else_=0)
+                for skill in labourer.interests
+            ),
+            start=literal(0, Integer),
         )
-        order.append(case((overlap, 0), else_=1))
-    order += [Job.wage_max.desc(), Job.id]
-    statement = statement.order_by(*order).limit(policy.MAX_MATCH_CANDIDATES)
+        terms.append(func.least(shared, policy.MAX_SKILL_MATCHES) * policy.WEIGHT_SKILL_MATCH)
+    terms.append(func.least(Job.wage_max / policy.WAGE_STEP, policy.WEIGHT_WAGE_CAP))
+    if labourer.pushed_job_ids:
+        pushed = sorted(labourer.pushed_job_ids)
+        terms.append(case((Job.id.in_(pushed), -policy.PENALTY_ALREADY_PUSHED), else_=0))
+    return sum(terms[1:], start=terms[0])
+
+
+async def best_jobs(session: AsyncSession, labourer: Labourer, on: date, limit: int) -> list[Job]:
+    """The `limit` best open, unexpired jobs the labourer may take, best first; equal scores
+    in job id order."""
+    points = score_sql(labourer)
+    statement = select(Job).where(Job.status == JobStatus.open, Job.valid_until >= on)
+    if labourer.labour_type is LabourType.weak:
+        statement = statement.where(Job.heavy_labour.is_(False))
+    statement = statement.order_by(points.desc(), Job.id).limit(limit)
     return list((await session.scalars(statement)).all())
 
 
@@ -111,7 +138,30 @@ def score(job: Job, labourer: Labourer) -> Scored:
     return Scored(job=job, score=points, reasons=reasons, already_pushed=already)
 
 
-def rank(jobs: list[Job], labourer: Labourer, limit: int) -> list[Scored]:
-    scored = [score(job, labourer) for job in jobs]
-    scored.sort(key=lambda s: (-s.score, str(s.job.id)))
-    return scored[:limit]
+async def matches(
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, limit: int
+) -> list[JobMatch]:
+    """Jobs ranked for one labourer in the caller's scope, each with its score and reasons."""
+    member, household = await households.member_in_scope(session, principal, member_id)
+    if member.labour_type not in LABOUR_FORCE:
+        raise NotLabourForce(f"该成员为{member.labour_type}，不匹配岗位")
+    intent = await session.get(MemberIntent, member.id)
+    pushed = await session.scalars(select(JobPush.job_id).where(JobPush.member_id == member.id))
+    labourer = Labourer(
+        village_code=household.village_code,
+        labour_type=LabourType(member.labour_type),
+        intent=Intent(intent.intent) if intent else None,
+        skills=tuple(member.skills or ()),
+        wanted_job_types=tuple(intent.wanted_job_types or ()) if intent else (),
+        pushed_job_ids=frozenset(pushed.all()),
+    )
+    jobs = await best_jobs(session, labourer, today(), limit)
+    return [
+        JobMatch(
+            job=JobOut.model_validate(s.job),
+            score=s.score,
+            reasons=s.reasons,
+            already_pushed=s.already_pushed,
+        )
+        for s in map(score, jobs, [labourer] * len(jobs))
+    ]

@@ -1,4 +1,4 @@
-"""Pushing jobs to labourers in rounds, following what became of each, and matching."""
+"""Pushing jobs to labourers in rounds, and following what became of each."""
 
 from __future__ import annotations
 
@@ -12,23 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound
 from app.core.periods import current_period
 from app.households import service as households
-from app.households.models import Household, Member, MemberEmployment, MemberIntent
+from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import EmploymentIn
 from app.households.service import MemberNotFound, visible_households
-from app.jobs import matching
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
-from app.jobs.schemas import JobMatch, JobOut, PushOut
-from app.jobs.service import get_job_row, today
+from app.jobs.schemas import JobOut, PushOut
+from app.jobs.service import NotLabourForce, get_job_row, today
 from app.policy import jobs as policy
 from app.policy.values import (
     LABOUR_FORCE,
     EmploymentStatus,
-    Intent,
     JobSource,
-    LabourType,
     ObservationSource,
     WorkRegion,
 )
@@ -48,10 +45,6 @@ class AlreadyPushed(Conflict):
 
 class IllegalTransition(Conflict):
     code, title = "illegal_transition", "推送状态不能这样变更"
-
-
-class NotLabourForce(ValidationFailed):
-    code, title = "not_labour_force", "该成员不是劳动力，不能推送岗位"
 
 
 # Forward only: a push moves to a later step, or is declined before it ends.
@@ -308,31 +301,3 @@ async def member_pushes(
 
 async def my_pushes(session: AsyncSession, principal: Principal) -> list[PushOut]:
     return await _pushes(session, _own_pushes(principal))
-
-
-async def matches(
-    session: AsyncSession, principal: Principal, member_id: uuid.UUID, limit: int
-) -> list[JobMatch]:
-    member, household = await households.member_in_scope(session, principal, member_id)
-    if member.labour_type not in LABOUR_FORCE:
-        raise NotLabourForce(f"该成员为{member.labour_type}，不匹配岗位")
-    intent = await session.get(MemberIntent, member.id)
-    pushed = await session.scalars(select(JobPush.job_id).where(JobPush.member_id == member.id))
-    labourer = matching.Labourer(
-        village_code=household.village_code,
-        labour_type=LabourType(member.labour_type),
-        intent=Intent(intent.intent) if intent else None,
-        skills=tuple(member.skills or ()),
-        wanted_job_types=tuple(intent.wanted_job_types or ()) if intent else (),
-        pushed_job_ids=frozenset(pushed.all()),
-    )
-    jobs = await matching.candidates(session, labourer, today())
-    return [
-        JobMatch(
-            job=JobOut.model_validate(s.job),
-            score=s.score,
-            reasons=s.reasons,
-            already_pushed=s.already_pushed,
-        )
-        for s in matching.rank(jobs, labourer, limit)
-    ]

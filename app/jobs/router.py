@@ -16,7 +16,7 @@ from app.core.errors import Forbidden, ValidationFailed, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
 from app.households.service import MemberNotFound
-from app.jobs import progress, pushes, service
+from app.jobs import matching, progress, pushes, service
 from app.jobs.models import JobStatus, PushStatus
 from app.jobs.schemas import (
     BelowPolicyItem,
@@ -177,7 +177,7 @@ async def push_progress(member_id: uuid.UUID, caller: Staff, session: ReadSessio
     "/{member_id}/job-matches",
     summary="Jobs ranked for a member",
     response_model=list[JobMatch],
-    responses=problem_responses(MemberNotFound, pushes.NotLabourForce),
+    responses=problem_responses(MemberNotFound, service.NotLabourForce),
 )
 async def job_matches(
     member_id: uuid.UUID,
@@ -188,7 +188,7 @@ async def job_matches(
     """Open, unexpired jobs ranked for the member, best first, each with its score and the
     reasons for it. Heavy-labour jobs are never offered to 弱劳动力或半劳动力; jobs already
     pushed to the member stay in the list but rank lower (`already_pushed`)."""
-    return await pushes.matches(session, caller, member_id, limit)
+    return await matching.matches(session, caller, member_id, limit)
 
 
 @my_jobs.get("/job-pushes", summary="Jobs pushed to me", response_model=list[PushOut])

@@ -25,6 +25,10 @@ class JobNotFound(NotFound):
     code, title = "job_not_found", "岗位不存在"
 
 
+class NotLabourForce(ValidationFailed):
+    code, title = "not_labour_force", "该成员不是劳动力，不能推送岗位"
+
+
 @dataclass(frozen=True, slots=True)
 class JobFilters:
     status: str | None = None

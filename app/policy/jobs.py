@@ -34,10 +34,6 @@ WEIGHT_WAGE_CAP = 10
 # A job already pushed to the labourer is not excluded (a coordinator may want to follow it
 # up) but ranks well below fresh ones.
 PENALTY_ALREADY_PUSHED = 50
-# At most this many candidate jobs are scored in Python. SQL orders them the way the score
-# does (preferred location type, closeness for 就近, a shared skill, then wage), so the cut
-# keeps the best; loading thousands of rows per request would cost more than the query.
-MAX_MATCH_CANDIDATES = 300
 
 
 def hire_channel(source: JobSource, location: WorkRegion) -> Channel:
