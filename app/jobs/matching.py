@@ -88,7 +88,7 @@ def score_sql(labourer: Labourer) -> ColumnElement[int]:
             start=literal(0, Integer),
         )
         terms.append(func.least(shared, policy.MAX_SKILL_MATCHES) * policy.WEIGHT_SKILL_MATCH)
-    terms.append(func.least(Job.wage_max / policy.WAGE_STEP, policy.WEIGHT_WAGE_CAP))
+    terms.append(func.least(Job.wage_max // policy.WAGE_STEP, policy.WEIGHT_WAGE_CAP))
     if labourer.pushed_job_ids:
         pushed = sorted(labourer.pushed_job_ids)
         terms.append(case((Job.id.in_(pushed), -policy.PENALTY_ALREADY_PUSHED), else_=0))

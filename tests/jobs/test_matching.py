@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, update
+import pytest
+from sqlalchemy import insert, select, update
 
 from app.households.models import Member, MemberIntent
+from app.jobs.matching import Labourer, best_jobs, score, score_sql
 from app.jobs.models import Job
 from app.jobs.service import today
+from app.policy.values import Intent, LabourType
 from tests.households.factories import PersonSpec, make_household
 from tests.jobs.conftest import VILLAGE_A, add_jobs
 
@@ -140,3 +144,48 @@ async def test_fast_with_twenty_thousand_open_jobs(client, coordinator, db, sett
     items = await _matches(client, coordinator, member, limit=50)
     assert len(items) == 50
     assert items[0]["score"] >= items[-1]["score"]
+
+
+@pytest.mark.parametrize(
+    ("intent", "labour_type", "skills", "wanted"),
+    [
+        ("外出", "普通劳动力", ("电工", "焊工"), ("厨师",)),
+        ("就近", "技能劳动力", ("电工", "焊工", "厨师", "保洁"), ()),
+        ("就近", "弱劳动力或半劳动力", (), ("保洁",)),
+        ("无意愿", "普通劳动力", ("叉车",), ()),
+    ],
+)
+async def test_sql_and_python_scores_agree(db, settings, intent, labour_type, skills, wanted):
+    """The database ranks with `score_sql`; the answer explains with `score`: the same points
+    for every kind of job, including pushed ones and wages past the cap."""
+    rng = random.Random(7)
+    pool = ["电工", "焊工", "厨师", "保洁", "叉车", "保安"]
+    jobs = await add_jobs(db, 1)
+    for n in range(120):
+        (job,) = await add_jobs(
+            db,
+            1,
+            location_type=rng.choice(["省外", "省内县外", "县内"]),
+            region_code=rng.choice(["450226100000", "450226101000", "450226000000"]),
+            skills=rng.sample(pool, rng.randrange(0, 4)),
+            wage_min=0,
+            wage_max=rng.randrange(0, 16_000),
+            heavy_labour=n % 4 == 0,
+        )
+        jobs.append(job)
+    labourer = Labourer(
+        village_code=VILLAGE_A,
+        labour_type=LabourType(labour_type),
+        intent=Intent(intent),
+        skills=skills,
+        wanted_job_types=wanted,
+        pushed_job_ids=frozenset(j.id for j in jobs[::9]),
+    )
+    in_sql = dict(
+        (await db.execute(select(Job.id, score_sql(labourer)).where(Job.status == "open"))).all()
+    )
+    assert in_sql == {job.id: score(job, labourer).score for job in jobs}
+    best = await best_jobs(db, labourer, today(), 10)
+    allowed = [j for j in jobs if not (labour_type == "弱劳动力或半劳动力" and j.heavy_labour)]
+    expected = sorted(allowed, key=lambda j: (-score(j, labourer).score, str(j.id)))[:10]
+    assert [j.id for j in best] == [j.id for j in expected]
