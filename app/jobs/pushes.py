@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -19,7 +20,7 @@ from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import EmploymentIn
 from app.households.service import MemberNotFound, visible_households
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
-from app.jobs.schemas import JobOut, PushOut
+from app.jobs.schemas import JobOut, PushOut, PushOutcome
 from app.jobs.service import NotLabourForce, get_job_row, today
 from app.policy import jobs as policy
 from app.policy.values import (
@@ -37,10 +38,6 @@ class PushNotFound(NotFound):
 
 class JobClosed(Conflict):
     code, title = "job_closed", "岗位已关闭或已过期"
-
-
-class AlreadyPushed(Conflict):
-    code, title = "already_pushed", "该岗位已推送给此成员"
 
 
 class IllegalTransition(Conflict):
@@ -73,18 +70,21 @@ def next_round(latest_round: int, jobs_in_latest: int) -> int:
     return latest_round
 
 
+def _push_fields(push: JobPush) -> dict[str, Any]:
+    return {
+        "id": push.id,
+        "job_id": push.job_id,
+        "member_id": push.member_id,
+        "round": push.round,
+        "status": PushStatus(push.status),
+        "reason": push.reason,
+        "pushed_at": push.pushed_at,
+        "updated_at": push.updated_at,
+    }
+
+
 def _push_out(push: JobPush, job: Job) -> PushOut:
-    return PushOut(
-        id=push.id,
-        job_id=push.job_id,
-        member_id=push.member_id,
-        round=push.round,
-        status=PushStatus(push.status),
-        reason=push.reason,
-        pushed_at=push.pushed_at,
-        updated_at=push.updated_at,
-        job=JobOut.model_validate(job),
-    )
+    return PushOut(**_push_fields(push), job=JobOut.model_validate(job))
 
 
 async def push_job(
@@ -93,7 +93,10 @@ async def push_job(
     actor: Actor,
     job_id: uuid.UUID,
     member_ids: list[uuid.UUID],
-) -> list[PushOut]:
+) -> list[PushOutcome]:
+    """Pushes the job to every member who does not have it yet. A member who already has it
+    keeps the push they have, and it is answered as it stands (`created` false): retried and
+    re-sent requests change nothing."""
     job = await get_job_row(session, job_id)
     if job.status != JobStatus.open or job.valid_until < today():
         raise JobClosed("只能推送开放且在有效期内的岗位")
@@ -122,11 +125,6 @@ async def push_job(
                 for m in not_labour
             ],
         )
-    duplicate = await session.scalars(
-        select(JobPush.member_id).where(JobPush.job_id == job.id, JobPush.member_id.in_(wanted))
-    )
-    if dup := list(duplicate.all()):
-        raise AlreadyPushed("已推送过该岗位的成员：" + "、".join(found[m][0].name for m in dup))
     per_round = (
         await session.execute(
             select(JobPush.member_id, JobPush.round, func.count())
@@ -139,41 +137,55 @@ async def push_job(
         if round_no > latest.get(member_id, (0, 0))[0]:
             latest[member_id] = (round_no, count)
     now = datetime.now(UTC)
-    pushes = []
-    for member_id in wanted:
-        member, household = found[member_id]
-        push = JobPush(
-            id=uuid.uuid4(),
-            job_id=job.id,
-            member_id=member.id,
-            village_code=household.village_code,
-            round=next_round(*latest.get(member.id, (0, 0))),
-            status=PushStatus.pushed.value,
-            pushed_by=principal.id,
-            pushed_at=now,
-            updated_at=now,
+    # Every member is offered a row; the unique (job_id, member_id) drops the row of a member
+    # who already has this job, whether pushed earlier or by a request racing this one.
+    inserted = await session.scalars(
+        insert(JobPush)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "job_id": job.id,
+                    "member_id": member_id,
+                    "village_code": found[member_id][1].village_code,
+                    "round": next_round(*latest.get(member_id, (0, 0))),
+                    "status": PushStatus.pushed.value,
+                    "pushed_by": principal.id,
+                    "pushed_at": now,
+                    "updated_at": now,
+                }
+                for member_id in wanted
+            ]
         )
-        session.add(push)
-        pushes.append(push)
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # pushed concurrently by someone else
-        raise AlreadyPushed() from exc
+        .on_conflict_do_nothing(index_elements=[JobPush.job_id, JobPush.member_id])
+        .returning(JobPush.id)
+    )
+    created = set(inserted.all())
+    stored = await session.scalars(
+        select(JobPush).where(JobPush.job_id == job.id, JobPush.member_id.in_(wanted))
+    )
+    by_member = {push.member_id: push for push in stored}
+    pushes = [by_member[member_id] for member_id in wanted]
     for push in pushes:
-        audit.record(
-            session,
-            actor,
-            action="create",
-            entity="job_push",
-            entity_id=push.id,
-            region_code=push.village_code,
-            changes={
-                "job_id": (None, job.id),
-                "member_id": (None, push.member_id),
-                "round": (None, push.round),
-            },
-        )
-    return [_push_out(push, job) for push in pushes]
+        if push.id in created:
+            audit.record(
+                session,
+                actor,
+                action="create",
+                entity="job_push",
+                entity_id=push.id,
+                region_code=push.village_code,
+                changes={
+                    "job_id": (None, job.id),
+                    "member_id": (None, push.member_id),
+                    "round": (None, push.round),
+                },
+            )
+    job_out = JobOut.model_validate(job)
+    return [
+        PushOutcome(**_push_fields(push), job=job_out, created=push.id in created)
+        for push in pushes
+    ]
 
 
 async def _push(
@@ -299,5 +311,24 @@ async def member_pushes(
     return await _pushes(session, JobPush.member_id == member.id)
 
 
-async def my_pushes(session: AsyncSession, principal: Principal) -> list[PushOut]:
+async def my_pushes(session: AsyncSession, principal: Principal, actor: Actor) -> list[PushOut]:
+    """A villager's pushes. Reading them is seeing them: those still `pushed` become `viewed`,
+    in one statement, before they are read."""
+    viewed = await session.execute(
+        update(JobPush)
+        .where(_own_pushes(principal), JobPush.status == PushStatus.pushed.value)
+        .values(status=PushStatus.viewed.value, updated_at=datetime.now(UTC))
+        .returning(JobPush.id, JobPush.village_code)
+        .execution_options(synchronize_session=False)
+    )
+    for push_id, village_code in viewed.all():
+        audit.record(
+            session,
+            actor,
+            action="update",
+            entity="job_push",
+            entity_id=push_id,
+            region_code=village_code,
+            changes={"status": (PushStatus.pushed.value, PushStatus.viewed.value)},
+        )
     return await _pushes(session, _own_pushes(principal))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, status
+from fastapi import Query, Response, status
 
 from app.auth.deps import (
     AUTHENTICATED_RESPONSES,
@@ -26,6 +26,7 @@ from app.jobs.schemas import (
     JobPatch,
     PushIn,
     PushOut,
+    PushOutcome,
     PushProgress,
     PushResponseIn,
     PushResultIn,
@@ -100,19 +101,30 @@ async def patch_job(
     "",
     summary="Push a job to labourers",
     status_code=status.HTTP_201_CREATED,
-    response_model=list[PushOut],
-    responses=problem_responses(
-        service.JobNotFound, MemberNotFound, pushes.JobClosed, pushes.AlreadyPushed
-    ),
+    response_model=list[PushOutcome],
+    responses={
+        200: {
+            "model": list[PushOutcome],
+            "description": "Every member already had this job's push: nothing was pushed.",
+        },
+        **problem_responses(service.JobNotFound, MemberNotFound, pushes.JobClosed),
+    },
 )
 async def push_job(
-    body: PushIn, caller: Staff, actor: CurrentActor, session: Session
-) -> list[PushOut]:
+    body: PushIn, caller: Staff, actor: CurrentActor, session: Session, response: Response
+) -> list[PushOutcome]:
     """Pushes an open job to members of your villages who are labour force (others: 422).
-    Each push joins the member's latest round while it has fewer than 5 jobs, else opens the
-    next; policy asks for at least 3 full rounds. A job pushed to a member twice answers 409
-    and nothing is pushed."""
-    return await pushes.push_job(session, caller, actor, body.job_id, body.member_ids)
+    Each new push joins the member's latest round while it has fewer than 5 jobs, else opens
+    the next; policy asks for at least 3 full rounds.
+
+    Safe to retry: a member who already has this job's push keeps it and gets no second one,
+    and no round moves for them. The answer lists every requested member's push, in the order
+    asked, with `created` true for those pushed by this request and false for those that
+    already existed. 201 when at least one push was created, 200 when none was."""
+    outcomes = await pushes.push_job(session, caller, actor, body.job_id, body.member_ids)
+    if not any(outcome.created for outcome in outcomes):
+        response.status_code = status.HTTP_200_OK
+    return outcomes
 
 
 @job_pushes.get(
@@ -192,9 +204,12 @@ async def job_matches(
 
 
 @my_jobs.get("/job-pushes", summary="Jobs pushed to me", response_model=list[PushOut])
-async def my_pushes(caller: Villager, session: ReadSession) -> list[PushOut]:
-    """For a villager bound to a member record: the jobs pushed to them, latest round first."""
-    return await pushes.my_pushes(session, caller)
+async def my_pushes(caller: Villager, actor: CurrentActor, session: Session) -> list[PushOut]:
+    """For a villager bound to a member record: the jobs pushed to them, latest round first.
+    Reading the list counts as seeing them: pushes still `pushed` become `viewed` (audited)
+    and are answered so. Later states are left as they are; staff reading a member's pushes
+    never mark them viewed."""
+    return await pushes.my_pushes(session, caller, actor)
 
 
 @my_jobs.post(

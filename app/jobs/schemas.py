@@ -95,6 +95,15 @@ class PushOut(BaseModel):
     job: JobOut
 
 
+class PushOutcome(PushOut):
+    """One member's push in the answer to a push request."""
+
+    created: bool = Field(
+        description="True: pushed by this request; false: the member already had this job's "
+        "push, answered as it stands"
+    )
+
+
 class PushResultIn(BaseModel):
     result: Literal["viewed", "interested", "interviewed", "hired", "declined"] = Field(
         description="Moves forward only; `declined` from any state but `hired`"

@@ -1,7 +1,11 @@
-"""Job pushes: rounds, scope, labour force, results, hires, villagers' answers, policy gaps."""
+"""Job pushes: rounds, retries, scope, labour force, results, hires, villagers' views and
+answers, policy gaps."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Container
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +15,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import Role, UserAccount
 from app.core.periods import current_period
 from app.households.models import MemberEmployment, MemberIntent
-from app.jobs.models import PushStatus
+from app.jobs.models import JobPush, PushStatus
 from app.jobs.pushes import can_move, next_round
 from app.jobs.service import today
 from app.policy.values import ObservationSource
@@ -40,6 +44,28 @@ async def _push(client, headers, job, *members):
         json={"job_id": str(job.id), "member_ids": [str(m.id) for m in members]},
         headers=headers,
     )
+
+
+async def _push_events(db, *, besides: Container[uuid.UUID] = ()) -> list[AuditEvent]:
+    """The audit rows about pushes, but those already seen (`besides`: their ids)."""
+    rows = await db.scalars(select(AuditEvent).where(AuditEvent.entity == "job_push"))
+    return [event for event in rows.all() if event.id not in besides]
+
+
+async def _statuses(db, member) -> dict[str, str]:
+    rows = await db.execute(
+        select(JobPush.id, JobPush.status).where(JobPush.member_id == member.id)
+    )
+    return {str(push_id): status for push_id, status in rows.all()}
+
+
+async def _as_villager(db, make_user, auth, member):
+    user = await make_user(Role.villager)
+    await db.execute(
+        update(UserAccount).where(UserAccount.id == user.id).values(member_id=member.id)
+    )
+    await db.commit()
+    return auth(user)
 
 
 def test_round_rule():
@@ -100,20 +126,132 @@ async def test_one_push_to_several_members(client, coordinator, family, db):
     assert all(p["round"] == 1 and p["job"]["id"] == str(job.id) for p in response.json())
 
 
-async def test_same_job_twice_is_409(client, coordinator, family, db):
+async def test_pushing_the_same_job_again_answers_the_existing_pushes(
+    client, coordinator, family, db
+):
     (job,) = await add_jobs(db, 1)
-    assert (await _push(client, coordinator, job, family[0])).status_code == 201
+    first = await _push(client, coordinator, job, family[0], family[1])
+    assert first.status_code == 201, first.text
+    assert [p["created"] for p in first.json()] == [True, True]
+    events = {e.id for e in await _push_events(db)}
+
     again = await _push(client, coordinator, job, family[0], family[1])
-    assert again.status_code == 409 and again.json()["code"] == "already_pushed"
-    # Nothing of the second request was kept.
-    assert (
-        len(
-            (
-                await client.get(f"/api/v1/members/{family[1].id}/job-pushes", headers=coordinator)
-            ).json()
-        )
-        == 0
+    assert again.status_code == 200, again.text
+    assert [p["id"] for p in again.json()] == [p["id"] for p in first.json()]
+    assert [p["created"] for p in again.json()] == [False, False]
+    assert [p["round"] for p in again.json()] == [1, 1]
+    rows = await db.scalar(
+        select(func.count()).select_from(JobPush).where(JobPush.job_id == job.id)
     )
+    assert rows == 2
+    assert await _push_events(db, besides=events) == []
+    progress = (
+        await client.get(f"/api/v1/members/{family[0].id}/push-progress", headers=coordinator)
+    ).json()
+    assert progress["rounds"] == 1 and progress["jobs_pushed"] == 1
+
+
+async def test_a_push_to_pushed_and_new_members_creates_only_the_new(
+    client, coordinator, family, db
+):
+    jobs = await add_jobs(db, 6)
+    for job in jobs[:5]:  # fills the daughter's first round
+        assert (await _push(client, coordinator, job, family[1])).status_code == 201
+    earlier = (await _push(client, coordinator, jobs[5], family[0])).json()[0]
+    events = {e.id for e in await _push_events(db)}
+
+    response = await _push(client, coordinator, jobs[5], family[0], family[1])
+    assert response.status_code == 201, response.text
+    kept, new = response.json()
+    assert kept["member_id"] == str(family[0].id) and kept["created"] is False
+    assert kept["id"] == earlier["id"] and kept["round"] == 1
+    assert new["member_id"] == str(family[1].id) and new["created"] is True
+    assert new["round"] == 2
+    added = await _push_events(db, besides=events)
+    assert [(e.action, str(e.entity_id)) for e in added] == [("create", new["id"])]
+
+
+async def test_concurrent_identical_pushes_make_one_push_per_member(
+    client, coordinator, family, db
+):
+    (job,) = await add_jobs(db, 1)
+    answers = await asyncio.gather(
+        *(_push(client, coordinator, job, family[0], family[1]) for _ in range(4))
+    )
+    assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
+    rows = (
+        await db.execute(select(JobPush.member_id, JobPush.id).where(JobPush.job_id == job.id))
+    ).all()
+    assert sorted(member_id for member_id, _ in rows) == sorted([family[0].id, family[1].id])
+    ids = {str(push_id) for _, push_id in rows}
+    for answer in answers:
+        assert {p["id"] for p in answer.json()} == ids
+    # Each push was created by exactly one of the requests, and audited once.
+    created = [p["id"] for a in answers for p in a.json() if p["created"]]
+    assert sorted(created) == sorted(ids)
+    assert len(await _push_events(db)) == 2
+
+
+async def test_villager_reading_their_pushes_marks_them_viewed(
+    client, coordinator, make_user, auth, family, db
+):
+    jobs = await add_jobs(db, 3)
+    fresh, liked, refused = [
+        (await _push(client, coordinator, job, family[0])).json()[0] for job in jobs
+    ]
+    await client.patch(
+        f"/api/v1/job-pushes/{liked['id']}", json={"result": "interested"}, headers=coordinator
+    )
+    await client.patch(
+        f"/api/v1/job-pushes/{refused['id']}",
+        json={"result": "declined", "reason": "离家太远"},
+        headers=coordinator,
+    )
+    before = await _statuses(db, family[0])
+    events = {e.id for e in await _push_events(db)}
+
+    staff = await client.get(f"/api/v1/members/{family[0].id}/job-pushes", headers=coordinator)
+    assert staff.status_code == 200
+    assert {p["id"]: p["status"] for p in staff.json()} == before
+    assert await _statuses(db, family[0]) == before
+    assert await _push_events(db, besides=events) == []
+
+    villager = await _as_villager(db, make_user, auth, family[0])
+    mine = await client.get("/api/v1/me/job-pushes", headers=villager)
+    assert mine.status_code == 200, mine.text
+    expected = {fresh["id"]: "viewed", liked["id"]: "interested", refused["id"]: "declined"}
+    assert {p["id"]: p["status"] for p in mine.json()} == expected
+    assert await _statuses(db, family[0]) == expected
+    added = await _push_events(db, besides=events)
+    assert [(e.action, str(e.entity_id), e.changes) for e in added] == [
+        ("update", fresh["id"], {"status": {"old": "pushed", "new": "viewed"}})
+    ]
+    assert added[0].region_code == VILLAGE_A
+
+    again = await client.get("/api/v1/me/job-pushes", headers=villager)
+    assert {p["id"]: p["status"] for p in again.json()} == expected
+    assert len(await _push_events(db, besides=events)) == 1
+
+
+async def test_a_viewed_push_can_still_be_answered(
+    client, coordinator, make_user, auth, family, db
+):
+    jobs = await add_jobs(db, 2)
+    for job in jobs:
+        await _push(client, coordinator, job, family[0])
+    villager = await _as_villager(db, make_user, auth, family[0])
+    listed = (await client.get("/api/v1/me/job-pushes", headers=villager)).json()
+    assert [p["status"] for p in listed] == ["viewed", "viewed"]
+    yes, no = listed
+    interested = await client.post(
+        f"/api/v1/me/job-pushes/{yes['id']}/response", json={"interested": True}, headers=villager
+    )
+    assert interested.status_code == 200 and interested.json()["status"] == "interested"
+    declined = await client.post(
+        f"/api/v1/me/job-pushes/{no['id']}/response", json={"interested": False}, headers=villager
+    )
+    assert declined.status_code == 200 and declined.json()["status"] == "declined"
+    assert declined.json()["reason"] == "本人表示不感兴趣"
 
 
 async def test_member_outside_scope_is_404(client, make_user, auth, family, db):
@@ -178,12 +316,7 @@ async def test_villager_sees_and_answers_only_their_own(
     jobs = await add_jobs(db, 2)
     mine = (await _push(client, coordinator, jobs[0], family[0])).json()[0]
     others = (await _push(client, coordinator, jobs[1], family[1])).json()[0]
-    user = await make_user(Role.villager)
-    await db.execute(
-        update(UserAccount).where(UserAccount.id == user.id).values(member_id=family[0].id)
-    )
-    await db.commit()
-    villager = auth(user)
+    villager = await _as_villager(db, make_user, auth, family[0])
 
     listed = await client.get("/api/v1/me/job-pushes", headers=villager)
     assert [p["id"] for p in listed.json()] == [mine["id"]]
