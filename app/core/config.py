@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # mind PostgreSQL's max_connections when running several processes.
     database_pool_size: int = 32
     database_max_overflow: int = 0
+    # The driver's own pool, for the one-statement hot paths (the caller's account, visits).
+    database_driver_pool_size: int = 16
     redis_url: str | None = None
 
     jwt_secret: str = DEV_JWT_SECRET

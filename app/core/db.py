@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Uuid, func
+from sqlalchemy import DateTime, MetaData, Uuid, func, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,6 +71,14 @@ class Database:
             connect_args={"server_settings": {"application_name": "wengang"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._driver_dsn = (
+            make_url(settings.database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        self._driver_pool_size = settings.database_driver_pool_size
+        self._driver_pool: asyncpg.Pool | None = None
+        self._driver_pool_lock = asyncio.Lock()
         # Reads that change nothing skip BEGIN/COMMIT: two round trips fewer per request.
         self.read_sessionmaker = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
@@ -77,14 +86,33 @@ class Database:
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection as the driver's own, outside any transaction: for the hot paths
-        that are one statement (each its own transaction), with no ORM or BEGIN/COMMIT."""
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection  # type: ignore[misc]
+        """A connection of the driver's own pool, outside any transaction: for the hot paths
+        that are one statement each (the caller's account, a visit), with no ORM, no
+        BEGIN/COMMIT, and a checkout a quarter of the cost of the engine's."""
+        if self._driver_pool is None:
+            async with self._driver_pool_lock:
+                if self._driver_pool is None:
+                    self._driver_pool = await asyncpg.create_pool(
+                        self._driver_dsn,
+                        min_size=1,
+                        max_size=self._driver_pool_size,
+                        connection_class=_PooledConnection,
+                        server_settings={"application_name": "wengang"},
+                    )
+        async with self._driver_pool.acquire() as connection:
+            yield connection
 
     async def dispose(self) -> None:
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
         await self.engine.dispose()
+
+
+class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    def get_reset_query(self) -> str:
+        # Nothing here sets session state (LISTEN, advisory locks, SET), so a returned
+        # connection needs no reset round trip; asyncpg still ends any open transaction.
+        return ""
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -36,11 +35,6 @@ class MemberNotInHousehold(ValidationFailed):
     code, title = "member_not_in_household", "成员不属于该户"
 
 
-def request_hash(body: VisitIn) -> str:
-    """The body as the model reads it (defaults filled in, fields in a fixed order), hashed."""
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-
-
 def distance_m(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> int:
     """Great-circle distance (haversine), in whole metres; `write.RECORD_VISIT` computes the
     same in SQL."""
@@ -69,38 +63,6 @@ def scope_ranges(scope: Scope) -> tuple[list[str], list[str]]:
     return [low for low, _ in ranges], [high for _, high in ranges]
 
 
-def _findings_json(body: VisitIn) -> tuple[str, str]:
-    """Employment and intent findings as JSON arrays, one entry per member (the last update
-    of a member wins, as it would typed in one after the other)."""
-    employment: dict[uuid.UUID, dict[str, Any]] = {}
-    intents: dict[uuid.UUID, dict[str, Any]] = {}
-    for update in body.member_updates:
-        member = str(update.member_id)
-        if (job := update.employment) is not None:
-            employment[update.member_id] = {
-                "member_id": member,
-                "status": job.status,
-                "work_region": job.region,
-                "channel": job.channel,
-                "employer": job.employer,
-                "months": job.months,
-                "income": str(job.income) if job.income is not None else None,
-                "observed_at": job.observed_at.isoformat() if job.observed_at else None,
-            }
-        if (intent := update.intent) is not None:
-            intents[update.member_id] = {
-                "member_id": member,
-                "intent": intent.intent,
-                "reason": (intent.reason or "").strip() or None,
-                "training_needs": intent.training_needs,
-                "wanted_job_types": intent.wanted_job_types,
-            }
-    return (
-        json.dumps(list(employment.values()), ensure_ascii=False),
-        json.dumps(list(intents.values()), ensure_ascii=False),
-    )
-
-
 async def record_visit(
     connection: asyncpg.Connection,
     principal: Principal,
@@ -112,9 +74,11 @@ async def record_visit(
 
     One statement (`write.RECORD_VISIT`): on its own it is a transaction; inside a caller's
     transaction it is part of that."""
-    digest = request_hash(body)
+    # The body as the model reads it (defaults filled in, fields in a fixed order): hashed to
+    # recognise a retry, and handed to the statement, which reads the member updates from it.
+    sent = body.model_dump_json()
+    digest = hashlib.sha256(sent.encode()).hexdigest()
     lows, highs = scope_ranges(principal.scope)
-    employment, intents = _findings_json(body)
     location = body.location
     row = await connection.fetchrow(
         write.RECORD_VISIT,
@@ -131,8 +95,7 @@ async def record_visit(
         digest,
         max_distance_km * 1000,
         current_period(body.visited_at),
-        employment,
-        intents,
+        sent,
         actor.role,
         actor.request_id,
         actor.client_address,

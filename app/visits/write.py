@@ -17,9 +17,9 @@ EARTH_RADIUS_M = 6_371_000
 # Parameters: $1 visit id, $2 household, $3 the visiting account, $4/$5 the caller's scope as
 # lists of lowest and highest division codes, $6 visited_at, $7 method, $8/$9 lat/lon,
 # $10 notes, $11 request hash, $12 the review distance in metres, $13 the month of the visit,
-# $14/$15 employment and intent findings as JSON arrays, $16-$18 the actor's role, request id
-# and address, $19 the source of the findings (`ObservationSource.visit`). The earth's radius
-# in the distance is `EARTH_RADIUS_M`.
+# $14 the visit as sent (JSON; its `member_updates` are read here), $15-$17 the actor's role,
+# request id and address, $18 the source of the findings (`ObservationSource.visit`). The
+# earth's radius in the distance is `EARTH_RADIUS_M`.
 RECORD_VISIT = """
 WITH target AS (
     SELECT h.id, h.village_code, r.centre_lat, r.centre_lon
@@ -30,20 +30,36 @@ WITH target AS (
           WHERE h.village_code BETWEEN s.low AND s.high
       )
 ),
+updates AS (
+    SELECT u.value AS finding, (u.value ->> 'member_id')::uuid AS member_id, u.position
+    FROM jsonb_array_elements($14::jsonb -> 'member_updates') WITH ORDINALITY
+        AS u(value, position)
+),
+-- A member named twice: the later update wins, as if typed in one after the other.
 employment AS (
-    SELECT * FROM jsonb_to_recordset($14::jsonb) AS e(
-        member_id uuid, status text, work_region text, channel text, employer text,
-        months smallint, income numeric, observed_at timestamptz
+    SELECT DISTINCT ON (u.member_id) u.member_id, e.status, e.region AS work_region,
+        e.channel, e.employer, e.months, e.income, e.observed_at
+    FROM updates AS u
+    CROSS JOIN LATERAL jsonb_to_record(u.finding -> 'employment') AS e(
+        status text, region text, channel text, employer text, months smallint,
+        income numeric, observed_at timestamptz
     )
+    WHERE jsonb_typeof(u.finding -> 'employment') = 'object'
+    ORDER BY u.member_id, u.position DESC
 ),
 intents AS (
-    SELECT * FROM jsonb_to_recordset($15::jsonb) AS i(
-        member_id uuid, intent text, reason text, training_needs text[], wanted_job_types text[]
+    SELECT DISTINCT ON (u.member_id) u.member_id, i.intent,
+        nullif(btrim(i.reason), '') AS reason, i.training_needs, i.wanted_job_types
+    FROM updates AS u
+    CROSS JOIN LATERAL jsonb_to_record(u.finding -> 'intent') AS i(
+        intent text, reason text, training_needs text[], wanted_job_types text[]
     )
+    WHERE jsonb_typeof(u.finding -> 'intent') = 'object'
+    ORDER BY u.member_id, u.position DESC
 ),
 strangers AS (
     SELECT coalesce(array_agg(u.member_id ORDER BY u.member_id), '{}') AS ids
-    FROM (SELECT member_id FROM employment UNION SELECT member_id FROM intents) AS u
+    FROM (SELECT DISTINCT member_id FROM updates) AS u
     WHERE NOT EXISTS (
         SELECT 1 FROM member AS m WHERE m.id = u.member_id AND m.household_id = $2::uuid
     )
@@ -92,7 +108,7 @@ new_employment AS (
         observed_at, updated_at
     )
     SELECT e.member_id, $13::text, e.status, e.work_region, e.channel, e.employer,
-        coalesce(e.months, 0), e.income, $19::text, coalesce(e.observed_at, $6::timestamptz),
+        coalesce(e.months, 0), e.income, $18::text, coalesce(e.observed_at, $6::timestamptz),
         now()
     FROM employment AS e
     WHERE EXISTS (SELECT 1 FROM inserted) AND (SELECT count(*) FROM old_employment) >= 0
@@ -109,7 +125,7 @@ new_intents AS (
         updated_at
     )
     SELECT i.member_id, i.intent, i.reason, coalesce(i.training_needs, '{}'),
-        coalesce(i.wanted_job_types, '{}'), $19::text, $6::timestamptz, now()
+        coalesce(i.wanted_job_types, '{}'), $18::text, $6::timestamptz, now()
     FROM intents AS i
     WHERE EXISTS (SELECT 1 FROM inserted) AND (SELECT count(*) FROM old_intents) >= 0
     ON CONFLICT (member_id) DO UPDATE SET
@@ -124,7 +140,7 @@ findings AS (
         jsonb_build_object(
             'status', e.status, 'work_region', e.work_region, 'channel', e.channel,
             'employer', e.employer, 'months', coalesce(e.months, 0),
-            'income', e.income::numeric(12, 2)::text, 'source', $19::text
+            'income', e.income::numeric(12, 2)::text, 'source', $18::text
         ) AS new,
         CASE WHEN o.member_id IS NOT NULL THEN jsonb_build_object(
             'status', o.status, 'work_region', o.work_region, 'channel', o.channel,
@@ -142,7 +158,7 @@ findings AS (
             'intent', i.intent, 'reason', i.reason,
             'training_needs', to_jsonb(coalesce(i.training_needs, '{}')),
             'wanted_job_types', to_jsonb(coalesce(i.wanted_job_types, '{}')),
-            'source', $19::text
+            'source', $18::text
         ),
         CASE WHEN o.member_id IS NOT NULL THEN jsonb_build_object(
             'intent', o.intent, 'reason', o.reason,
@@ -176,10 +192,10 @@ audit AS (
         id, actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
         changes, request_id, client_address
     )
-    SELECT gen_random_uuid(), $3::uuid, $16::text, c.action, c.entity, c.entity_id,
+    SELECT gen_random_uuid(), $3::uuid, $15::text, c.action, c.entity, c.entity_id,
         i.village_code,
         ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
-        c.changes, $17::text, $18::text
+        c.changes, $16::text, $17::text
     FROM changes AS c CROSS JOIN inserted AS i
 )
 SELECT EXISTS (SELECT 1 FROM target) AS household_found,
