@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     database_pool_size: int = 32
     database_max_overflow: int = 0
     # The driver's own pool, for the one-statement hot paths (the caller's account, visits).
-    database_driver_pool_size: int = 16
+    database_driver_pool_size: int = 32
     redis_url: str | None = None
 
     jwt_secret: str = DEV_JWT_SECRET
