@@ -100,6 +100,16 @@ class Scope:
             return True
         return any(contains(root, code) for root in self.region_codes)
 
+    def code_ranges(self) -> tuple[list[str], list[str]]:
+        """This scope as lowest and highest division codes, for SQL written by hand
+        (`code BETWEEN low AND high` for any pair); nothing for a villager's scope."""
+        if self.kind is ScopeKind.everything:
+            return ["000000000000"], ["999999999999"]
+        if self.kind is ScopeKind.nothing:
+            return [], []
+        ranges = [code_range(code) for code in self.region_codes]
+        return [low for low, _ in ranges], [high for _, high in ranges]
+
     def region_filter(self, column: ColumnElement[str]) -> ColumnElement[bool]:
         """A SQL predicate: `column` (a division code) lies within this scope."""
         if self.kind is ScopeKind.everything:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from app.auth.deps import Principal
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import current_period
-from app.core.scope import Scope, ScopeKind, code_range
 from app.households import service as households
 from app.policy.values import ObservationSource
 from app.visits import write
@@ -35,15 +33,6 @@ class MemberNotInHousehold(ValidationFailed):
     code, title = "member_not_in_household", "成员不属于该户"
 
 
-def distance_m(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> int:
-    """Great-circle distance (haversine), in whole metres; `write.RECORD_VISIT` computes the
-    same in SQL."""
-    p1, p2 = math.radians(a_lat), math.radians(b_lat)
-    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return round(2 * write.EARTH_RADIUS_M * math.asin(math.sqrt(h)))
-
-
 def visit_out(row: Mapping[str, Any] | asyncpg.Record) -> VisitOut:
     """A stored visit row (the driver's record, or a row mapping of `visit`) as answered."""
     lat, lon = row["lat"], row["lon"]
@@ -53,14 +42,6 @@ def visit_out(row: Mapping[str, Any] | asyncpg.Record) -> VisitOut:
             "location": {"lat": lat, "lon": lon} if lat is not None else None,
         }
     )
-
-
-def scope_ranges(scope: Scope) -> tuple[list[str], list[str]]:
-    """The caller's scope as lowest and highest division codes, for `write.RECORD_VISIT`."""
-    if scope.kind is ScopeKind.everything:
-        return ["000000000000"], ["999999999999"]
-    ranges = [code_range(code) for code in scope.region_codes]
-    return [low for low, _ in ranges], [high for _, high in ranges]
 
 
 async def record_visit(
@@ -78,7 +59,7 @@ async def record_visit(
     # recognise a retry, and handed to the statement, which reads the member updates from it.
     sent = body.model_dump_json()
     digest = hashlib.sha256(sent.encode()).hexdigest()
-    lows, highs = scope_ranges(principal.scope)
+    lows, highs = principal.scope.code_ranges()
     location = body.location
     row = await connection.fetchrow(
         write.RECORD_VISIT,

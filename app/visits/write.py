@@ -12,14 +12,12 @@ changed field to its old and new value (numbers of money as strings), `changed_f
 
 from __future__ import annotations
 
-EARTH_RADIUS_M = 6_371_000
-
 # Parameters: $1 visit id, $2 household, $3 the visiting account, $4/$5 the caller's scope as
 # lists of lowest and highest division codes, $6 visited_at, $7 method, $8/$9 lat/lon,
 # $10 notes, $11 request hash, $12 the review distance in metres, $13 the month of the visit,
 # $14 the visit as sent (JSON; its `member_updates` are read here), $15-$17 the actor's role,
-# request id and address, $18 the source of the findings (`ObservationSource.visit`). The
-# earth's radius in the distance is `EARTH_RADIUS_M`.
+# request id and address, $18 the source of the findings (`ObservationSource.visit`).
+# The distance from the village centre is the haversine on a sphere of radius 6,371 km.
 RECORD_VISIT = """
 WITH target AS (
     SELECT h.id, h.village_code, r.centre_lat, r.centre_lon

@@ -36,6 +36,17 @@ def test_scope_covers():
     assert not Scope.nothing().covers(VILLAGE_A1)
 
 
+def test_code_ranges_cover_what_covers_covers():
+    scope = Scope.of_regions([TOWNSHIP_A, VILLAGE_B1])
+    lows, highs = scope.code_ranges()
+    for code in (VILLAGE_A1, VILLAGE_B1, COUNTY, TOWNSHIP_A):
+        in_ranges = any(low <= code <= high for low, high in zip(lows, highs, strict=True))
+        assert in_ranges == scope.covers(code)
+    assert Scope.nothing().code_ranges() == ([], [])
+    (low,), (high,) = Scope.everything().code_ranges()
+    assert low <= COUNTY <= high
+
+
 async def _get(client, headers, code):
     return await client.get(f"/api/v1/regions/{code}", headers=headers)
 
