@@ -160,5 +160,8 @@ async def get_driver_connection(request: Request) -> AsyncIterator[asyncpg.Conne
         yield connection
 
 
-# For endpoints whose write is one statement: atomic by itself, one round trip.
+# For endpoints whose write is one statement: atomic by itself, one round trip. Declare it
+# after the caller's dependencies (`Staff`, `CurrentUser`): the account read borrows a connection
+# from the same pool, and a request holding one while waiting for another could, with the pool
+# exhausted, wait forever.
 DriverConnection = Annotated[asyncpg.Connection, Depends(get_driver_connection, scope="function")]
