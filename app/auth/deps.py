@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import bindparam, func, select
@@ -108,8 +109,12 @@ async def get_principal(
     # Straight from the app, not through `AppSettings`: one dependency less on every request.
     claims = decode_access_token(request.app.state.settings, token)
     database: Database = request.app.state.db
-    async with database.driver_connection() as connection:
-        record = await connection.fetchrow(_principal_sql, claims.subject)
+    held: asyncpg.Connection | None = getattr(request.state, "driver_connection", None)
+    if held is not None:  # the endpoint's own connection (`DriverConnection`)
+        record = await held.fetchrow(_principal_sql, claims.subject)
+    else:
+        async with database.driver_connection() as connection:
+            record = await connection.fetchrow(_principal_sql, claims.subject)
     if record is None:
         raise InvalidToken("令牌对应的账号不存在")
     row = AccountSnapshot(**record)

@@ -39,9 +39,9 @@ router = api_router(
 )
 async def record_visit(
     body: VisitIn,
+    connection: DriverConnection,
     caller: Staff,
     actor: CurrentActor,
-    connection: DriverConnection,
     request: Request,
 ) -> Response:
     """Records a visit to a household in your villages, and what it found about members

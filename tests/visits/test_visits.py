@@ -269,3 +269,29 @@ async def test_an_unknown_household_is_404_and_a_manager_may_visit(
     assert (
         await client.post("/api/v1/visits", json=_body(home.id), headers=admin)
     ).status_code == 201
+
+
+async def test_one_driver_connection_is_enough(make_user, auth, household, settings):
+    """The account is read on the visit's own connection: a request never holds one driver
+    connection while waiting for another, so even a pool of one serves concurrent uploads."""
+    import asyncio
+
+    import httpx
+
+    from app.main import create_app
+
+    (home, _), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    tiny = create_app(settings.model_copy(update={"database_driver_pool_size": 1}))
+    async with tiny.router.lifespan_context(tiny):
+        transport = httpx.ASGITransport(app=tiny)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            responses = await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        http.post("/api/v1/visits", json=_body(home.id), headers=headers)
+                        for _ in range(4)
+                    )
+                ),
+                timeout=10,
+            )
+    assert [r.status_code for r in responses] == [201] * 4
