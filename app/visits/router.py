@@ -69,10 +69,18 @@ async def list_visits(
     coordinator: Annotated[uuid.UUID | None, Query(description="The visiting account")] = None,
     from_: Annotated[datetime | None, Query(alias="from", description="Inclusive")] = None,
     to: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    needs_review: Annotated[
+        bool | None, Query(description="Only visits flagged (or not) for their location")
+    ] = None,
 ) -> Page[VisitOut]:
-    """Visits within your regions, newest first."""
+    """Visits within your regions, newest first. `needs_review=true` lists the visits logged
+    too far from their village, for a supervisor to check."""
     filters = service.VisitFilters(
-        household_id=household_id, coordinator_id=coordinator, visited_from=from_, visited_to=to
+        household_id=household_id,
+        coordinator_id=coordinator,
+        visited_from=from_,
+        visited_to=to,
+        needs_review=needs_review,
     )
     items, cursor = await service.list_visits(session, caller, filters, page)
     return Page[VisitOut](items=items, next_cursor=cursor)

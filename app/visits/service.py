@@ -103,6 +103,7 @@ class VisitFilters:
     coordinator_id: uuid.UUID | None = None
     visited_from: datetime | None = None
     visited_to: datetime | None = None
+    needs_review: bool | None = None
 
 
 async def list_visits(
@@ -117,6 +118,8 @@ async def list_visits(
         statement = statement.where(Visit.visited_at >= filters.visited_from)
     if filters.visited_to:
         statement = statement.where(Visit.visited_at < filters.visited_to)
+    if filters.needs_review is not None:
+        statement = statement.where(Visit.needs_review.is_(filters.needs_review))
     statement = newest_first(statement, Visit.visited_at, Visit.id, page)
     rows = list((await session.execute(statement)).mappings().all())
     rows, cursor = next_cursor(

@@ -134,6 +134,8 @@ async def test_far_location_is_flagged_not_refused(client, make_user, auth, hous
         "/api/v1/visits", json=_body(home.id, method="phone", location=None), headers=headers
     )
     assert phone.json()["needs_review"] is False and phone.json()["distance_m"] is None
+    flagged = await client.get("/api/v1/visits", params={"needs_review": "true"}, headers=headers)
+    assert [v["id"] for v in flagged.json()["items"]] == [far.json()["id"]]
 
 
 async def test_listing_is_scoped(client, make_user, auth, household, db, settings):
