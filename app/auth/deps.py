@@ -102,17 +102,18 @@ _principal_sql = str(_principal_statement.compile(dialect=asyncpg_dialect()))
 async def get_principal(
     request: Request, token: Annotated[str | None, Depends(bearer)]
 ) -> Principal:
-    """The caller's account: one autocommit query on a pooled connection, read with the driver
-    directly (no BEGIN/COMMIT, no ORM)."""
+    """The caller's account: one autocommit query read with the driver directly (no
+    BEGIN/COMMIT, no ORM), on the endpoint's driver connection when it holds one, else on one
+    borrowed from the driver pool for this query."""
     if not token:
         raise Unauthorized("缺少访问令牌（Authorization: Bearer …）")
     # Straight from the app, not through `AppSettings`: one dependency less on every request.
     claims = decode_access_token(request.app.state.settings, token)
-    database: Database = request.app.state.db
     held: asyncpg.Connection | None = getattr(request.state, "driver_connection", None)
     if held is not None:  # the endpoint's own connection (`DriverConnection`)
         record = await held.fetchrow(_principal_sql, claims.subject)
     else:
+        database: Database = request.app.state.db
         async with database.driver_connection() as connection:
             record = await connection.fetchrow(_principal_sql, claims.subject)
     if record is None:

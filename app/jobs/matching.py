@@ -160,6 +160,7 @@ async def matches(
         pushed_job_ids=frozenset(pushed.all()),
     )
     jobs = await best_jobs(session, labourer, today(), limit)
+    explained = [score(job, labourer) for job in jobs]
     return [
         JobMatch(
             job=JobOut.model_validate(s.job),
@@ -167,5 +168,5 @@ async def matches(
             reasons=s.reasons,
             already_pushed=s.already_pushed,
         )
-        for s in map(score, jobs, [labourer] * len(jobs))
+        for s in explained
     ]
