@@ -77,19 +77,60 @@ def seed(url: str, households: int, reseed: bool = False) -> str:
     return f"seeded {members:,} members in {seconds:.1f} s (`wengang seed-demo`, COPY)"
 
 
+@contextmanager
+def scratch_copy(url: str, name: str) -> Iterator[str]:
+    """A throwaway copy of the seeded database `url` (`CREATE DATABASE … TEMPLATE`), dropped
+    afterwards: a benchmark that writes starts from the same rows every run, instead of from
+    whatever earlier runs left behind."""
+    template = url.rsplit("/", 1)[1]
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield database_url(name)
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
+class Server(str):
+    """A running server's base URL, with its process id."""
+
+    pid: int
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) used so far by process `pid` and by all PostgreSQL processes
+    of the machine (Linux `/proc`): what a request costs on each side, and where it goes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    own = postgres = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        used = int(fields[11]) + int(fields[12])
+        if int(entry) == pid:
+            own += used
+        elif "(postgres)" in stat:
+            postgres += used
+    return own / ticks, postgres / ticks
+
+
 @contextmanager
-def running_server(url: str) -> Iterator[str]:
-    """One uvicorn worker on `url`'s database, ready; yields its base URL."""
+def running_server(url: str) -> Iterator[Server]:
+    """One uvicorn worker on `url`'s database, ready; yields its base URL (and pid)."""
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = Server(f"http://127.0.0.1:{port}")
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -103,6 +144,7 @@ def running_server(url: str) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    base.pid = server.pid
     try:
         for _ in range(100):
             try:
