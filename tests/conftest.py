@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from arq.worker import Worker
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -28,11 +29,13 @@ from app.cli import migrate
 from app.core import security
 from app.core.config import PROJECT_ROOT, Settings, normalise_database_url
 from app.core.embedded import start_embedded
+from app.core.queue import enqueue_after_commit, send_pending_jobs
 from app.core.security import issue_access_token
 from app.main import create_app
 from app.models import Base
 from app.regions.importer import DEMO_COUNTY_CSV, import_regions
 from tests.fakes.wechat import FakeWeChatServer
+from workers.main import worker_options
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -144,6 +147,29 @@ async def db(app: Any) -> AsyncIterator[Any]:
     """A session for arranging and inspecting data; commit what the app must see."""
     async with app.state.db.sessionmaker() as session:
         yield session
+
+
+RunQueuedJobs = Callable[..., Awaitable[Worker]]
+
+
+@pytest.fixture
+def run_queued_jobs(app: Any, settings: Settings) -> RunQueuedJobs:
+    """Enqueues jobs by name through the after-commit path requests use, then drains the queue
+    with a real arq worker in burst mode; answers the worker, for its counts."""
+
+    async def run(session: Any, *names: str) -> Worker:
+        for name in names:
+            enqueue_after_commit(session, name)
+        await session.commit()
+        await send_pending_jobs(session, app.state.arq)
+        worker = Worker(**{**worker_options(settings), "burst": True, "poll_delay": 0.05})
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        return worker
+
+    return run
 
 
 MakeUser = Callable[..., Awaitable[UserAccount]]

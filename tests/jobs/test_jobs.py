@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from arq.worker import Worker
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role
-from app.core.queue import enqueue_after_commit, send_pending_jobs
 from app.jobs.models import Job
 from app.jobs.service import today
 from tests.jobs.conftest import VILLAGE_A, add_jobs, job_body
-from workers.main import worker_options
 
 
 async def test_post_get_and_list_jobs(client, coordinator, db):
@@ -118,18 +115,11 @@ async def test_patch_job(client, coordinator, db):
     assert event.changes["wage_max"] == {"old": 6000, "new": 7000}
 
 
-async def test_close_expired_runs_on_a_real_worker(app, settings, db):
+async def test_close_expired_runs_on_a_real_worker(run_queued_jobs, db):
     expired = [j.id for j in await add_jobs(db, 2, valid_until=today() - timedelta(days=1))]
     current = [j.id for j in await add_jobs(db, 1, valid_until=today())]
 
-    enqueue_after_commit(db, "jobs.close_expired")
-    await db.commit()
-    await send_pending_jobs(db, app.state.arq)
-    worker = Worker(**{**worker_options(settings), "burst": True, "poll_delay": 0.05})
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    worker = await run_queued_jobs(db, "jobs.close_expired")
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0
 
     statuses = dict((await db.execute(select(Job.id, Job.status))).all())
