@@ -43,6 +43,14 @@ end
 """
 
 
+def publish(name: str, lines: list[str]) -> None:
+    """Prints a benchmark's report and keeps it as `bench/results/<name>`."""
+    text = "\n".join(lines) + "\n"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(text, encoding="utf-8")
+    print(text)
+
+
 def sh(*args: str, env: dict[str, str] | None = None) -> str:
     return subprocess.run(
         args, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}

@@ -98,10 +98,7 @@ def main() -> None:
         "- target: p95 < 50 ms; measured "
         + ", ".join(f"{m['p95']:.1f} ms at {c}" for c, _, m in runs),
     ]
-    report = "\n".join(lines) + "\n"
-    harness.RESULTS.mkdir(parents=True, exist_ok=True)
-    (harness.RESULTS / "matching.md").write_text(report, encoding="utf-8")
-    print(report)
+    harness.publish("matching.md", lines)
 
 
 if __name__ == "__main__":

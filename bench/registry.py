@@ -20,8 +20,8 @@ import sys
 from harness import (
     CONNECTIONS,
     DURATION,
-    RESULTS,
     database_url,
+    publish,
     running_server,
     seed,
     token,
@@ -161,10 +161,7 @@ def main() -> None:
         )
     for name, plan in plans.items():
         lines += ["", f"## EXPLAIN (ANALYZE, BUFFERS): {name}", "", "```", plan, "```"]
-    report = "\n".join(lines) + "\n"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "registry.md").write_text(report, encoding="utf-8")
-    print(report)
+    publish("registry.md", lines)
     failures = [n for n, r in results.items() if r["non_2xx"]]
     sys.exit(1 if failures else 0)
 

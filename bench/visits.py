@@ -131,10 +131,7 @@ def report(pairs: list[tuple[dict, dict]]) -> None:
         f"worst p99 {max(v['p99'] for _, v in pairs):.1f} ms (target < 100 ms); "
         f"non-2xx {sum(v['non_2xx'] for _, v in pairs)} (target 0)",
     ]
-    text = "\n".join(lines) + "\n"
-    harness.RESULTS.mkdir(parents=True, exist_ok=True)
-    (harness.RESULTS / "visits.md").write_text(text, encoding="utf-8")
-    print(text)
+    harness.publish("visits.md", lines)
 
 
 if __name__ == "__main__":
