@@ -2,7 +2,8 @@
 tokens, and wrk runs with p50/p95/p99 read from wrk's own histogram.
 
 Settings (environment): BENCH_DATABASE_URL (a server we may create databases on),
-BENCH_REDIS_URL, BENCH_CONNECTIONS (default 16), BENCH_DURATION (default `10s`).
+BENCH_REDIS_URL (default database 14), BENCH_DURATION (default `10s`), and BENCH_CONNECTIONS
+(default 16; the registry benchmark's load; visits and matching name their own counts).
 """
 
 from __future__ import annotations
@@ -146,20 +147,27 @@ def running_server(url: str) -> Iterator[Server]:
         "LOG_LEVEL": "WARNING",
         "ACCESS_TOKEN_TTL_SECONDS": "3600",  # outlives any run
     }
-    server = subprocess.Popen(
-        [str(BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = RESULTS / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base.pid = server.pid
     try:
         for _ in range(100):
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited ({server.returncode}); see {log}")
             try:
                 urllib.request.urlopen(f"{base}/readyz", timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
+        else:
+            raise RuntimeError(f"the server was not ready after 20 s; see {log}")
         yield base
     finally:
         server.terminate()

@@ -9,7 +9,7 @@ BIN=.venv/bin
 ADMIN_URL=${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1/postgres}
 DB_NAME=${BENCH_DB_NAME:-wengang_bench}
 # Login throttling keeps its counters here; nothing is flushed.
-REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/15}
+REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/14}
 PAIRS=${BENCH_PAIRS:-5}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-5s}

@@ -1,14 +1,16 @@
 """Seed benchmark: one million members (250,000 households) by COPY in under two minutes.
 
-    .venv/bin/python bench/seed_million.py [--households N] [--profile] [--row-fk] [--write]
+    .venv/bin/python bench/seed_million.py [--households N] [--runs N] [--profile] [--row-fk]
+        [--write]
 
-Creates a fresh database (wengang_bench_seed) on BENCH_DATABASE_URL
+Creates a fresh database (BENCH_SEED_DB_NAME, default wengang_bench_seed) on BENCH_DATABASE_URL
 (default postgresql://postgres@127.0.0.1/postgres), migrates it, loads the demo regions, then
 times `seed_population` in one transaction, commit included. The target is absolute (< 120 s);
 for scale the same run also times a bare COPY of as many trivial rows into an unindexed temp
 table (the floor for this machine). --profile adds the generation alone, without a database;
 --row-fk seeds again into a fresh database with the per-row foreign-key trigger kept on the
 employment rows (the path a role that may not set session_replication_role takes).
+--runs repeats the seed, each into a fresh database, and reports the median.
 --write puts the figures in bench/results/seed.md.
 """
 
