@@ -107,7 +107,9 @@ async def patch_job(
             "model": list[PushOutcome],
             "description": "Every member already had this job's push: nothing was pushed.",
         },
-        **problem_responses(service.JobNotFound, MemberNotFound, pushes.JobClosed),
+        **problem_responses(
+            service.JobNotFound, MemberNotFound, pushes.JobClosed, service.NotLabourForce
+        ),
     },
 )
 async def push_job(
@@ -225,6 +227,6 @@ async def respond(
     actor: CurrentActor,
     session: Session,
 ) -> PushOut:
-    """Interested, or not (optionally saying why). A push already answered or ended answers
-    409."""
+    """Interested, or not (optionally saying why). Someone interested may still decline; saying
+    interested again, or answering a push already hired or declined, answers 409."""
     return await pushes.respond(session, caller, actor, push_id, body.interested, body.reason)

@@ -106,7 +106,7 @@ class PushOutcome(PushOut):
 
 class PushResultIn(BaseModel):
     result: Literal["viewed", "interested", "interviewed", "hired", "declined"] = Field(
-        description="Moves forward only; `declined` from any state but `hired`"
+        description="Moves forward only; `declined` from any state before `hired` or `declined`"
     )
     reason: str | None = Field(default=None, max_length=200, description="Required for declined")
 

@@ -18,6 +18,7 @@ from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
 from app.households.service import MemberNotFound
 from app.policy.values import TrainingType
+from app.regions.service import RegionNotFound
 from app.trainings import attendance, checkin, service
 from app.trainings.schemas import (
     AttendanceIn,
@@ -57,7 +58,7 @@ me = api_router(
     summary="Create a training",
     status_code=status.HTTP_201_CREATED,
     response_model=TrainingDetail,
-    responses=problem_responses(service.TrainingRegionNotFound),
+    responses=problem_responses(RegionNotFound),
 )
 async def create_training(
     body: TrainingIn, caller: Staff, actor: CurrentActor, session: Session
@@ -167,7 +168,9 @@ async def list_attendance(
     training_id: uuid.UUID,
     caller: Staff,
     session: ReadSession,
-    session_id: uuid.UUID | None = None,
+    session_id: Annotated[
+        uuid.UUID | None, Query(description="Only this session (`sessions[].id`)")
+    ] = None,
 ) -> list[AttendanceOut]:
     """Who attended which session (from the roll or a check-in), by session."""
     return await attendance.list_attendance(session, caller, training_id, session_id)
@@ -183,14 +186,18 @@ async def list_attendance(
 )
 async def get_checkin_code(
     training_id: uuid.UUID,
-    session_id: uuid.UUID,
+    session_id: Annotated[
+        uuid.UUID,
+        Query(description="The session to check in to (`sessions[].id` of the training)"),
+    ],
     caller: Staff,
     session: ReadSession,
     request: Request,
 ) -> CheckinCode:
     """A signed code, valid a few minutes (policy `CHECKIN_CODE_TTL_SECONDS`, 300 by default),
     to show as a QR code. One per call; each villager may use a code once. Only from
-    an hour before the session starts until it ends (422 otherwise). Fetch a new one when it
+    `CHECKIN_OPENS_BEFORE_SECONDS` (3600 by default) before the session starts until it ends
+    (422 otherwise). Fetch a new one when it
     expires."""
     return await attendance.checkin_code(
         session, caller, request.app.state.settings.jwt_secret, training_id, session_id

@@ -17,6 +17,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.households import service as households
 from app.regions.models import Region
+from app.regions.service import RegionNotFound
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
 from app.trainings.schemas import (
     CancellationOut,
@@ -33,10 +34,6 @@ from app.trainings.schemas import (
 
 class TrainingNotFound(NotFound):
     code, title = "training_not_found", "培训不存在"
-
-
-class TrainingRegionNotFound(NotFound):
-    code, title = "region_not_found", "行政区划不存在或不在您的管辖范围内"
 
 
 class EnrollmentNotFound(NotFound):
@@ -117,7 +114,7 @@ async def create_training(
 ) -> TrainingDetail:
     region = await session.get(Region, body.region_code)
     if region is None or not principal.scope.covers(body.region_code):
-        raise TrainingRegionNotFound(f"区划 {body.region_code} 不存在或不在您的管辖范围内")
+        raise RegionNotFound(f"区划 {body.region_code} 不存在或不在您的管辖范围内")
     training = Training(
         title=body.title.strip(),
         type=body.type.value,
@@ -160,7 +157,7 @@ async def create_training(
         },
     )
     return TrainingDetail(
-        **(await _summary(session, training)).model_dump(),
+        **_summary_of(training, 0, 0).model_dump(),  # new: nobody has enrolled yet
         sessions=[SessionOut.model_validate(s) for s in sittings],
     )
 

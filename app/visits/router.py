@@ -11,7 +11,7 @@ from app.core.db import DriverConnection, ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
-from app.households.service import HouseholdNotFound, MemberNotFound
+from app.households.service import HouseholdNotFound
 from app.visits import service
 from app.visits.schemas import VisitIn, VisitOut
 
@@ -31,7 +31,6 @@ router = api_router(
         200: {"model": VisitOut, "description": "The same visit sent again: the stored one."},
         **problem_responses(
             HouseholdNotFound,
-            MemberNotFound,
             service.VisitIdConflict,
             service.MemberNotInHousehold,
         ),
