@@ -1,4 +1,5 @@
-"""Enumerations of the monitoring system (FEED.md), with their Chinese values as the wire form."""
+"""Policy value sets: the monitoring system's enumerations (FEED.md), with their Chinese values
+as the wire form, and the app's own (visit methods, observation sources)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,11 @@ class TrainingType(StrEnum):
     vocational = "职业技能"
     entrepreneurship = "创业"
     orientation = "引导性"
+
+
+class VisitMethod(StrEnum):
+    """How a coordinator reached the household."""
+
+    in_person = "in_person"
+    phone = "phone"
+    wechat = "wechat"

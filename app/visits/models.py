@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base
+from app.core.db import Base, one_of
+from app.policy.values import VisitMethod
 
 
 class Visit(Base):
@@ -14,7 +15,7 @@ class Visit(Base):
 
     __tablename__ = "visit"
     __table_args__ = (
-        CheckConstraint("method IN ('in_person', 'phone', 'wechat')", name="method_known"),
+        CheckConstraint(one_of("method", VisitMethod), name="method_known"),
         CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="location_complete"),
         Index("ix_visit_household_id_visited_at", "household_id", "visited_at"),
         Index("ix_visit_coordinator_id_visited_at", "coordinator_id", "visited_at"),

@@ -2,17 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.households.schemas import EmploymentIn, IntentIn
-
-
-class VisitMethod(StrEnum):
-    in_person = "in_person"
-    phone = "phone"
-    wechat = "wechat"
+from app.policy.values import VisitMethod
 
 
 class Location(BaseModel):

@@ -297,3 +297,18 @@ async def test_one_driver_connection_is_enough(make_user, auth, household, setti
                 timeout=10,
             )
     assert [r.status_code for r in responses] == [201] * 4
+
+
+async def test_the_database_knows_every_visit_method(db):
+    """The migrated CHECK constraint admits exactly the methods the API accepts."""
+    import re
+
+    from sqlalchemy import text
+
+    from app.policy.values import VisitMethod
+
+    definition = await db.scalar(
+        text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :name"),
+        {"name": "ck_visit_method_known"},
+    )
+    assert set(re.findall(r"'([^']*)'", definition)) == {m.value for m in VisitMethod}
