@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, Staff
 from app.core.db import DriverConnection, ReadSession
@@ -66,8 +66,21 @@ async def list_visits(
     page: Pagination,
     household_id: uuid.UUID | None = None,
     coordinator: Annotated[uuid.UUID | None, Query(description="The visiting account")] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="Inclusive")] = None,
-    to: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    from_: Annotated[
+        AwareDatetime | None,
+        Query(
+            alias="from",
+            description="Visited at or after this instant (inclusive), with its UTC offset: "
+            "`2026-11-01T00:00:00+08:00`. A time without one answers 422.",
+        ),
+    ] = None,
+    to: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="Visited before this instant (exclusive), with its UTC offset: "
+            "`2026-12-01T00:00:00+08:00`. A time without one answers 422."
+        ),
+    ] = None,
     needs_review: Annotated[
         bool | None, Query(description="Only visits flagged (or not) for their location")
     ] = None,

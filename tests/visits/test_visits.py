@@ -312,3 +312,28 @@ async def test_the_database_knows_every_visit_method(db):
         {"name": "ck_visit_method_known"},
     )
     assert set(re.findall(r"'([^']*)'", definition)) == {m.value for m in VisitMethod}
+
+
+async def test_listing_times_need_an_offset(client, make_user, auth, household):
+    """A county in UTC+8 cannot tell what a naive time means: `from`/`to` need an offset."""
+    (home, _), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    await client.post("/api/v1/visits", json=_body(home.id), headers=headers)  # 02:30 UTC
+    for name in ("from", "to"):
+        response = await client.get(
+            "/api/v1/visits", params={name: "2026-11-20T10:00:00"}, headers=headers
+        )
+        assert response.status_code == 422, name
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["code"] == "validation_failed"
+        assert problem["errors"]
+
+    async def listed(**params) -> int:
+        response = await client.get("/api/v1/visits", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return len(response.json()["items"])
+
+    assert await listed(**{"from": "2026-11-20T10:30:00+08:00"}) == 1
+    assert await listed(**{"from": "2026-11-20T02:30:01Z"}) == 0
+    assert await listed(to="2026-11-20T10:30:01+08:00") == 1
+    assert await listed(to="2026-11-20T02:30:00Z") == 0
