@@ -1,14 +1,19 @@
-"""Months ("periods", `YYYY-MM`) as the policy counts them: in Asia/Shanghai."""
+"""Days and months ("periods", `YYYY-MM`) as the county counts them: in Asia/Shanghai."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 _PERIOD = re.compile(PERIOD_PATTERN)
+
+
+def today(now: datetime | None = None) -> date:
+    """The day in Asia/Shanghai: validity dates (a job's `valid_until`) count in these days."""
+    return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
 
 
 def current_period(now: datetime | None = None) -> str:

@@ -14,14 +14,14 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
 from app.core.errors import Conflict, NotFound
-from app.core.periods import current_period
+from app.core.periods import current_period, today
 from app.households import service as households
 from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import EmploymentIn
 from app.households.service import MemberNotFound, visible_households
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
 from app.jobs.schemas import JobOut, PushOut, PushOutcome
-from app.jobs.service import NotLabourForce, get_job_row, today
+from app.jobs.service import NotLabourForce, get_job_row
 from app.policy import jobs as policy
 from app.policy.values import (
     LABOUR_FORCE,

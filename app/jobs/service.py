@@ -14,7 +14,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
-from app.core.periods import SHANGHAI
+from app.core.periods import today
 from app.core.scope import Scope
 from app.jobs.models import Job, JobStatus
 from app.jobs.schemas import JobIn, JobOut, JobPatch
@@ -36,11 +36,6 @@ class JobFilters:
     source: str | None = None
     region: str | None = None
     q: str | None = None
-
-
-def today() -> date:
-    """Validity dates are Asia/Shanghai days."""
-    return datetime.now(SHANGHAI).date()
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from app.auth.models import Role
+from app.core.periods import today
 from app.jobs.models import Job
-from app.jobs.service import today
 
 VILLAGE_A = "450226100201"
 VILLAGE_B = "450226101201"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role
+from app.core.periods import today
 from app.jobs.models import Job
-from app.jobs.service import today
 from tests.jobs.conftest import VILLAGE_A, add_jobs, job_body
+
+
+def test_validity_days_are_shanghai_days():
+    # 17:30 UTC is already half past one the next morning in Shanghai.
+    assert today(datetime(2024, 12, 31, 17, 30, tzinfo=UTC)) == date(2025, 1, 1)
+    assert today(datetime(2024, 12, 31, 15, 59, tzinfo=UTC)) == date(2024, 12, 31)
 
 
 async def test_post_get_and_list_jobs(client, coordinator, db):

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
+from app.core.periods import today
 from app.households.models import Member, MemberIntent
 from app.jobs.matching import Labourer, best_jobs, score, score_sql
 from app.jobs.models import Job
-from app.jobs.service import today
 from app.policy.values import Intent, LabourType
 from tests.households.factories import PersonSpec, make_household
 from tests.jobs.conftest import VILLAGE_A, add_jobs

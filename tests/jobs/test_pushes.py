@@ -13,11 +13,10 @@ from sqlalchemy import func, select, update
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role, UserAccount
-from app.core.periods import current_period
+from app.core.periods import current_period, today
 from app.households.models import MemberEmployment, MemberIntent
 from app.jobs.models import JobPush, PushStatus
 from app.jobs.pushes import can_move, next_round
-from app.jobs.service import today
 from app.policy.values import ObservationSource
 from tests.households.factories import PersonSpec, make_household
 from tests.jobs.conftest import VILLAGE_A, VILLAGE_B, add_jobs
