@@ -16,6 +16,7 @@ from app.auth.deps import Principal
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.households import service as households
+from app.households.models import Household, Member
 from app.regions.models import Region
 from app.regions.service import RegionNotFound
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
@@ -325,16 +326,23 @@ async def cancel(
     if was == EnrollmentStatus.enrolled and (
         await _count(session, training.id, EnrollmentStatus.enrolled) < training.capacity
     ):
-        promoted = await session.scalar(
-            select(TrainingEnrollment)
-            .where(
-                TrainingEnrollment.training_id == training.id,
-                TrainingEnrollment.status == EnrollmentStatus.waitlisted.value,
+        # The first in line may live in a village outside the caller's regions: their
+        # enrolment is audited in their own village, as every enrolment is.
+        first = (
+            await session.execute(
+                select(TrainingEnrollment, Household.village_code)
+                .join(Member, Member.id == TrainingEnrollment.member_id)
+                .join(Household, Household.id == Member.household_id)
+                .where(
+                    TrainingEnrollment.training_id == training.id,
+                    TrainingEnrollment.status == EnrollmentStatus.waitlisted.value,
+                )
+                .order_by(TrainingEnrollment.created_at, TrainingEnrollment.id)
+                .limit(1)
             )
-            .order_by(TrainingEnrollment.created_at, TrainingEnrollment.id)
-            .limit(1)
-        )
-        if promoted is not None:
+        ).one_or_none()
+        if first is not None:
+            promoted, village_code = first
             promoted.status = EnrollmentStatus.enrolled.value
             await session.flush()
             audit.record(
@@ -343,7 +351,7 @@ async def cancel(
                 action="update",
                 entity="training_enrollment",
                 entity_id=promoted.id,
-                region_code=training.region_code,
+                region_code=village_code,
                 changes={"status": (EnrollmentStatus.waitlisted.value, promoted.status)},
             )
     return CancellationOut(

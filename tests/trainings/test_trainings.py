@@ -17,6 +17,7 @@ from app.trainings.models import TrainingEnrollment
 from tests.households.factories import PersonSpec, make_household
 
 VILLAGE_A = "450226100201"  # 大寨村, 古宜镇
+VILLAGE_A2 = "450226100202"  # 龙吉村, 古宜镇
 VILLAGE_B = "450226101201"  # 斗江村, 斗江镇
 TOWNSHIP_A = "450226100000"
 TOWNSHIP_B = "450226101000"
@@ -214,6 +215,37 @@ async def test_capacity_waitlist_and_promotion(client, coordinator, people, db):
         )
     ).all()
     assert sorted(actions) == ["create", "create", "create", "delete", "update"]
+
+
+async def test_promotion_is_audited_in_the_promoted_members_village(
+    client, make_user, auth, db, settings
+):
+    township = auth(await make_user(Role.manager, [TOWNSHIP_A]))
+    _, first = await make_household(db, settings, VILLAGE_A, [PersonSpec("韦一")])
+    _, waiting = await make_household(db, settings, VILLAGE_A2, [PersonSpec("杨二")])
+    training = await _create(client, township, region=TOWNSHIP_A, capacity=1)
+    assert (await _enroll(client, township, training, first[0])).json()["status"] == "enrolled"
+    assert (await _enroll(client, township, training, waiting[0])).json()["status"] == (
+        "waitlisted"
+    )
+    cancelled = await client.delete(
+        f"/api/v1/trainings/{training['id']}/enrollments/{first[0].id}", headers=township
+    )
+    assert cancelled.json()["promoted_member_id"] == str(waiting[0].id)
+    promoted_id = await db.scalar(
+        select(TrainingEnrollment.id).where(TrainingEnrollment.member_id == waiting[0].id)
+    )
+    promotion = (
+        await db.execute(
+            select(AuditEvent.region_code, AuditEvent.changes).where(
+                AuditEvent.entity == "training_enrollment",
+                AuditEvent.entity_id == promoted_id,
+                AuditEvent.action == "update",
+            )
+        )
+    ).one()
+    assert promotion.region_code == VILLAGE_A2
+    assert promotion.changes == {"status": {"old": "waitlisted", "new": "enrolled"}}
 
 
 async def test_concurrent_enrolments_respect_capacity(client, coordinator, db, settings):
