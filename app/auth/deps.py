@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from types import SimpleNamespace
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -33,8 +33,21 @@ bearer = OAuth2PasswordBearer(
 )
 
 
-class AccountSnapshot(SimpleNamespace):
-    """The `user_account` columns (and `region_codes`) of the caller, as read for this request."""
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """The `user_account` columns requests use, of the caller, as read for this request
+    (what `auth.service.user_out` shows and what services read of the caller)."""
+
+    id: uuid.UUID
+    kind: str
+    role: str
+    username: str | None
+    display_name: str
+    phone_cipher: bytes | None
+    wechat_openid: str | None
+    member_id: uuid.UUID | None
+    is_active: bool
+    tokens_valid_after: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +86,9 @@ async def get_settings_dep(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 _account = UserAccount.__table__
-# Only what requests use: every column decoded costs time on every request.
-_PRINCIPAL_COLUMNS = (
-    "id",
-    "kind",
-    "role",
-    "username",
-    "display_name",
-    "phone_cipher",
-    "wechat_openid",
-    "member_id",
-    "is_active",
-    "tokens_valid_after",
-)
+# Only what requests use (the snapshot's fields, in order): every column decoded costs time on
+# every request.
+_PRINCIPAL_COLUMNS = tuple(field.name for field in fields(AccountSnapshot))
 _principal_statement = select(
     *(_account.c[name] for name in _PRINCIPAL_COLUMNS),
     select(func.array_agg(UserRegion.region_code))
@@ -118,13 +121,14 @@ async def get_principal(
             record = await connection.fetchrow(_principal_sql, claims.subject)
     if record is None:
         raise InvalidToken("令牌对应的账号不存在")
-    row = AccountSnapshot(**record)
+    # The snapshot's columns in its field order, then `region_codes` (NULL without regions).
+    row = AccountSnapshot(*record[: len(_PRINCIPAL_COLUMNS)])
     if not row.is_active:
         raise Unauthorized("账号已停用")
     # `iat` has whole seconds: a token from the very second of a logout counts as before it.
     if row.tokens_valid_after is not None and claims.issued_at <= row.tokens_valid_after:
         raise InvalidToken("令牌已被注销，请重新登录")
-    return Principal(user=row, region_codes=tuple(row.region_codes or ()))
+    return Principal(user=row, region_codes=tuple(record["region_codes"] or ()))
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
