@@ -93,7 +93,11 @@ async def get_job(job_id: uuid.UUID, caller: Staff, session: ReadSession) -> Job
 async def patch_job(
     job_id: uuid.UUID, body: JobPatch, caller: Staff, actor: CurrentActor, session: Session
 ) -> JobOut:
-    """Changes only the fields sent (`status: closed` withdraws it). Audited."""
+    """Changes only the fields sent (`status: closed` withdraws it). Audited. The result must
+    be a job one could post: a known `region_code`, `wage_min` not above `wage_max`, and, while
+    open, a `valid_until` not in the past. So reopening an expired job (`status: open`) takes a
+    new `valid_until` in the same change; closing a job, or correcting a closed one, does not.
+    Each refusal answers 422 `validation_failed` naming the field, as posting does."""
     return await service.update_job(session, actor, job_id, body)
 
 

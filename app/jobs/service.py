@@ -38,6 +38,9 @@ class JobFilters:
     q: str | None = None
 
 
+_PAST_VALID_UNTIL = "有效期不能早于今天"
+
+
 def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[{"field": field, "message": message}])
 
@@ -45,6 +48,22 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 async def _check_region(session: AsyncSession, code: str) -> None:
     if await session.get(Region, code) is None:
         raise _invalid("body.region_code", "岗位所在地区不存在")
+
+
+def _check_valid_until(job: Job, values: dict[str, Any]) -> None:
+    """An open job is valid today or later, whether posted, changed or reopened: a job whose
+    last valid day is past stays closed until it is given a new one."""
+    status = values.get("status", job.status)
+    valid_until = values.get("valid_until", job.valid_until)
+    if status != JobStatus.open or valid_until >= today():
+        return
+    if "valid_until" in values:
+        raise _invalid("body.valid_until", _PAST_VALID_UNTIL)
+    raise _invalid(
+        "body.valid_until",
+        f"岗位已于 {valid_until.isoformat()} 过期："
+        "开放的岗位须同时给出不早于今天的有效期，或将其关闭",
+    )
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +75,7 @@ async def create_job(
 ) -> JobOut:
     await _check_region(session, body.region_code)
     if body.valid_until < today():
-        raise _invalid("body.valid_until", "有效期不能早于今天")
+        raise _invalid("body.valid_until", _PAST_VALID_UNTIL)
     job = Job(**_plain(body.model_dump()), status=JobStatus.open.value, created_by=created_by)
     session.add(job)
     await session.flush()
@@ -87,17 +106,22 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> JobOut:
 async def update_job(
     session: AsyncSession, actor: Actor, job_id: uuid.UUID, patch: JobPatch
 ) -> JobOut:
+    """Changes the fields sent. The job that results must be one `create_job` would accept
+    (known region, wage range) and, if open, valid today or later: reopening an expired job
+    takes a new `valid_until` in the same change. Closing, or correcting a closed job, needs
+    no future date."""
     job = await get_job_row(session, job_id, for_update=True)
     values = _plain(patch.model_dump(exclude_unset=True))
-    if values.get("region_code") and values["region_code"] != job.region_code:
-        await _check_region(session, values["region_code"])
     for key, value in values.items():
         if value is None:
             raise _invalid(f"body.{key}", "该字段不能为空")
+    if values.get("region_code", job.region_code) != job.region_code:
+        await _check_region(session, values["region_code"])
     wage_min = values.get("wage_min", job.wage_min)
     wage_max = values.get("wage_max", job.wage_max)
     if wage_min > wage_max:
         raise _invalid("body.wage_min", "最低工资不能高于最高工资（wage_min <= wage_max）")
+    _check_valid_until(job, values)
     changes = {
         key: (getattr(job, key), value)
         for key, value in values.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -119,6 +120,60 @@ async def test_patch_job(client, coordinator, db):
         select(AuditEvent).where(AuditEvent.entity == "job", AuditEvent.action == "update")
     )
     assert event.changes["wage_max"] == {"old": 6000, "new": 7000}
+
+
+def _problem(response) -> dict:
+    """A problem answer without its request id, to compare two answers."""
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return {key: value for key, value in response.json().items() if key != "request_id"}
+
+
+async def test_an_open_job_stays_valid_through_changes(client, coordinator, db):
+    yesterday = (today() - timedelta(days=1)).isoformat()
+    posted = await client.post(
+        "/api/v1/jobs", json=job_body(valid_until=yesterday), headers=coordinator
+    )
+    job = (await client.post("/api/v1/jobs", json=job_body(), headers=coordinator)).json()
+    url = f"/api/v1/jobs/{job['id']}"
+
+    backdated = await client.patch(url, json={"valid_until": yesterday}, headers=coordinator)
+    assert backdated.status_code == 422
+    assert _problem(backdated) == _problem(posted)
+    assert _problem(backdated)["errors"] == [
+        {"field": "body.valid_until", "message": "有效期不能早于今天"}
+    ]
+    # Closing takes no new date, nor does any correction to the closed job.
+    closed = await client.patch(
+        url, json={"status": "closed", "valid_until": yesterday}, headers=coordinator
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed" and closed.json()["valid_until"] == yesterday
+    renamed = await client.patch(url, json={"title": "包装工"}, headers=coordinator)
+    assert renamed.status_code == 200 and renamed.json()["title"] == "包装工"
+
+    reopened = await client.patch(url, json={"status": "open"}, headers=coordinator)
+    assert reopened.status_code == 422 and reopened.json()["code"] == "validation_failed"
+    assert [e["field"] for e in reopened.json()["errors"]] == ["body.valid_until"]
+    reopened_backdated = await client.patch(
+        url, json={"status": "open", "valid_until": yesterday}, headers=coordinator
+    )
+    assert _problem(reopened_backdated) == _problem(posted)
+    assert (await db.get(Job, uuid.UUID(job["id"]))).status == "closed"
+
+    renewed = await client.patch(
+        url, json={"status": "open", "valid_until": today().isoformat()}, headers=coordinator
+    )
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["status"] == "open"
+    assert renewed.json()["valid_until"] == today().isoformat()
+
+
+async def test_an_expired_job_not_yet_closed_can_be_closed(client, coordinator, db):
+    (job,) = await add_jobs(db, 1, valid_until=today() - timedelta(days=1))
+    closed = await client.patch(
+        f"/api/v1/jobs/{job.id}", json={"status": "closed"}, headers=coordinator
+    )
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
 
 
 async def test_close_expired_runs_on_a_real_worker(run_queued_jobs, db):
