@@ -48,7 +48,9 @@ my_jobs = api_router("/me", tags=["jobs"], responses=_RESPONSES)
 )
 async def create_job(body: JobIn, caller: Staff, actor: CurrentActor, session: Session) -> JobOut:
     """Coordinators, managers and admins post openings. `region_code` must be a known region;
-    `wage_min` may not exceed `wage_max`; `valid_until` may not be in the past."""
+    `wage_min` may not exceed `wage_max`; `valid_until` may not be in the past. Each of these
+    answers 422 `validation_failed` naming the field (an unknown region is a mistake in the
+    body, so 422, not the 404 `region_not_found` of a region in the path)."""
     return await service.create_job(session, actor, body, caller.id)
 
 

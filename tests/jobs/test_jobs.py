@@ -176,6 +176,21 @@ async def test_an_expired_job_not_yet_closed_can_be_closed(client, coordinator, 
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
 
 
+async def test_an_unknown_region_in_the_body_is_a_field_error(client, coordinator):
+    posted = await client.post(
+        "/api/v1/jobs", json=job_body(region_code="999999999999"), headers=coordinator
+    )
+    job = (await client.post("/api/v1/jobs", json=job_body(), headers=coordinator)).json()
+    patched = await client.patch(
+        f"/api/v1/jobs/{job['id']}", json={"region_code": "999999999999"}, headers=coordinator
+    )
+    for response in (posted, patched):
+        assert response.status_code == 422
+        problem = _problem(response)
+        assert problem["code"] == "validation_failed" and "999999999999" in problem["detail"]
+        assert [e["field"] for e in problem["errors"]] == ["body.region_code"]
+
+
 async def test_close_expired_runs_on_a_real_worker(run_queued_jobs, db):
     expired = [j.id for j in await add_jobs(db, 2, valid_until=today() - timedelta(days=1))]
     current = [j.id for j in await add_jobs(db, 1, valid_until=today())]
