@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
@@ -79,7 +79,8 @@ async def create_job(
     await _check_region(session, body.region_code)
     if body.valid_until < today():
         raise _invalid("body.valid_until", _PAST_VALID_UNTIL)
-    job = Job(**_plain(body.model_dump()), status=JobStatus.open.value, created_by=created_by)
+    # A new job is open: the model's default.
+    job = Job(**_plain(body.model_dump()), created_by=created_by)
     session.add(job)
     await session.flush()
     await session.refresh(job)
@@ -134,7 +135,7 @@ async def update_job(
         return JobOut.model_validate(job)
     for key, (_, value) in changes.items():
         setattr(job, key, value)
-    job.updated_at = datetime.now(UTC)
+    # The flush's UPDATE sets `updated_at` (the column's onupdate).
     await session.flush()
     await session.refresh(job)
     audit.record(
@@ -181,7 +182,7 @@ async def close_expired(session: AsyncSession, on: date | None = None) -> int:
         await session.execute(
             update(Job)
             .where(Job.status == JobStatus.open, Job.valid_until < (on or today()))
-            .values(status=JobStatus.closed.value, updated_at=datetime.now(UTC))
+            .values(status=JobStatus.closed.value)  # and `updated_at`, by its onupdate
             .returning(Job.id, Job.region_code)
             .execution_options(synchronize_session=False)
         )

@@ -191,16 +191,29 @@ async def test_an_unknown_region_in_the_body_is_a_field_error(client, coordinato
         assert [e["field"] for e in problem["errors"]] == ["body.region_code"]
 
 
+async def test_a_change_moves_updated_at_and_no_change_does_not(client, coordinator):
+    job = (await client.post("/api/v1/jobs", json=job_body(), headers=coordinator)).json()
+    url = f"/api/v1/jobs/{job['id']}"
+    same = await client.patch(url, json={"title": job["title"]}, headers=coordinator)
+    assert same.json()["updated_at"] == job["updated_at"]
+    changed = await client.patch(url, json={"headcount": 3}, headers=coordinator)
+    assert changed.json()["updated_at"] > job["updated_at"]
+    assert changed.json()["created_at"] == job["created_at"]
+
+
 async def test_close_expired_runs_on_a_real_worker(run_queued_jobs, db):
     expired = [j.id for j in await add_jobs(db, 2, valid_until=today() - timedelta(days=1))]
     current = [j.id for j in await add_jobs(db, 1, valid_until=today())]
+    before = dict((await db.execute(select(Job.id, Job.updated_at))).all())
 
     worker = await run_queued_jobs(db, "jobs.close_expired")
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0
 
-    statuses = dict((await db.execute(select(Job.id, Job.status))).all())
-    assert [statuses[j] for j in expired] == ["closed", "closed"]
-    assert statuses[current[0]] == "open"
+    rows = {row.id: row for row in (await db.execute(select(Job.__table__))).all()}
+    assert [rows[j].status for j in expired] == ["closed", "closed"]
+    assert all(rows[j].updated_at > before[j] for j in expired)
+    assert rows[current[0]].status == "open"
+    assert rows[current[0]].updated_at == before[current[0]]
     closings = await db.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.actor_role == "system")
     )
