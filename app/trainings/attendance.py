@@ -49,13 +49,15 @@ class AlreadyCheckedIn(Conflict):
 
 
 async def _session_of(
-    session: AsyncSession, training: Training, session_id: uuid.UUID
+    session: AsyncSession, training: Training, session_id: uuid.UUID, *, lock: bool = False
 ) -> TrainingSession:
-    sitting = await session.scalar(
-        select(TrainingSession).where(
-            TrainingSession.id == session_id, TrainingSession.training_id == training.id
-        )
+    """The training's session; `lock` (the roll) holds it until the transaction ends."""
+    statement = select(TrainingSession).where(
+        TrainingSession.id == session_id, TrainingSession.training_id == training.id
     )
+    if lock:
+        statement = statement.with_for_update()
+    sitting = await session.scalar(statement)
     if sitting is None:
         raise SessionNotFound()
     return sitting
@@ -110,6 +112,72 @@ async def _mark(
     )
 
 
+# What a session's attendance rows held before a write: member → (present, source).
+_Before = dict[uuid.UUID, tuple[bool, str]]
+
+
+async def _before(
+    session: AsyncSession, sitting: TrainingSession, member_ids: list[uuid.UUID]
+) -> _Before:
+    """The members' rows for the session as they stand, locked until the transaction ends.
+
+    Writers of attendance lock the session row before its attendance rows: the roll FOR
+    UPDATE, a check-in FOR KEY SHARE (which the foreign key check of an insert takes anyway).
+    So no row of the session is added or changed between the roll reading what it replaces
+    and writing it, the audit's old values are exact, and check-ins never wait for each other.
+    """
+    rows = await session.execute(
+        select(TrainingAttendance.member_id, TrainingAttendance.present, TrainingAttendance.source)
+        .where(
+            TrainingAttendance.session_id == sitting.id,
+            TrainingAttendance.member_id.in_(member_ids),
+        )
+        .with_for_update()
+    )
+    return {member_id: (present, source) for member_id, present, source in rows}
+
+
+def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    training: Training,
+    sitting: TrainingSession,
+    rows: list[TrainingAttendance],
+    before: _Before,
+) -> None:
+    """One event per row written: a new row names its session; a row that existed gives what
+    changed (old → new), and none at all when nothing did."""
+    for row in rows:
+        old = before.get(row.member_id)
+        if old is None:
+            action = "create"
+            changes = {
+                "session_id": (None, sitting.id),
+                "present": (None, row.present),
+                "source": (None, row.source),
+            }
+        else:
+            action = "update"
+            changes = {
+                field: (was, now)
+                for field, was, now in zip(
+                    ("present", "source"), old, (row.present, row.source), strict=True
+                )
+                if was != now
+            }
+            if not changes:
+                continue
+        audit.record(
+            session,
+            actor,
+            action=action,
+            entity="training_attendance",
+            entity_id=row.member_id,
+            region_code=training.region_code,
+            changes=changes,
+        )
+
+
 async def record_attendance(
     session: AsyncSession,
     principal: Principal,
@@ -118,24 +186,16 @@ async def record_attendance(
     body: AttendanceIn,
 ) -> list[AttendanceOut]:
     training = await service.visible_training(session, principal, training_id)
-    sitting = await _session_of(session, training, body.session_id)
+    sitting = await _session_of(session, training, body.session_id, lock=True)
     wanted = list(dict.fromkeys(body.member_ids))
     missing = set(wanted) - await _enrolled_ids(session, training.id, set(wanted))
     if missing:
         raise MemberNotEnrolled(
             "以下成员未正式报名此培训：" + ", ".join(sorted(str(m) for m in missing))
         )
+    before = await _before(session, sitting, wanted)
     rows = await _mark(session, training, sitting, wanted, body.present, AttendanceSource.roll)
-    for row in rows:
-        audit.record(
-            session,
-            actor,
-            action="update",
-            entity="training_attendance",
-            entity_id=row.member_id,
-            region_code=training.region_code,
-            changes={"session_id": (None, sitting.id), "present": (None, row.present)},
-        )
+    _audit(session, actor, training, sitting, rows, before)
     return [AttendanceOut.model_validate(row) for row in rows]
 
 
@@ -201,7 +261,11 @@ async def check_in(
             "您仍在候补名单中，不能签到" if enrollment is not None else "您未报名此培训"
         )
     training = await session.get(Training, claims.training_id)
-    sitting = await session.get(TrainingSession, claims.session_id)
+    sitting = await session.scalar(
+        select(TrainingSession)
+        .where(TrainingSession.id == claims.session_id)
+        .with_for_update(read=True, key_share=True)
+    )
     if training is None or sitting is None or sitting.training_id != training.id:
         raise checkin.CheckinCodeInvalid("签到码对应的课次不存在")
     ttl = max(1, int((claims.expires_at - checkin.now()).total_seconds()) + 1)
@@ -211,23 +275,12 @@ async def check_in(
     fresh = await redis.set(f"checkin:{claims.nonce}:{member_id}", "1", nx=True, ex=ttl)
     if not fresh:
         raise CheckinCodeUsed("同一签到码每人只能使用一次")
-    previous = await session.get(TrainingAttendance, (sitting.id, member_id))
-    if previous is not None and previous.present:
+    before = await _before(session, sitting, [member_id])
+    if before.get(member_id, (False, ""))[0]:
         raise AlreadyCheckedIn("您已签到过该课次，无需重复签到")
-    row = (await _mark(session, training, sitting, [member_id], True, AttendanceSource.checkin))[0]
-    audit.record(
-        session,
-        actor,
-        action="update",
-        entity="training_attendance",
-        entity_id=member_id,
-        region_code=training.region_code,
-        changes={
-            "session_id": (None, sitting.id),
-            "present": (None, True),
-            "source": (None, AttendanceSource.checkin.value),
-        },
-    )
+    rows = await _mark(session, training, sitting, [member_id], True, AttendanceSource.checkin)
+    _audit(session, actor, training, sitting, rows, before)
+    row = rows[0]
     return CheckinOut(
         training_id=training.id,
         session_id=sitting.id,

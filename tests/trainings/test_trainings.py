@@ -301,6 +301,65 @@ async def test_attendance_roll(client, coordinator, people, db):
     assert wrong.status_code == 404 and wrong.json()["code"] == "session_not_found"
 
 
+async def test_roll_taken_again_audits_what_changed(
+    client, coordinator, people, make_user, auth, db, clock
+):
+    training = await _create(client, coordinator, capacity=3)
+    session_id = training["sessions"][0]["id"]
+    for member in people:
+        await _enroll(client, coordinator, training, member)
+    url = f"/api/v1/trainings/{training['id']}/attendance"
+
+    async def roll(members, present=True):
+        body = {"session_id": session_id, "member_ids": [str(m.id) for m in members]}
+        response = await client.post(url, json={**body, "present": present}, headers=coordinator)
+        assert response.status_code == 200, response.text
+
+    p0, p1, p2 = people
+    await roll([p0, p1])
+    code = (await _code(client, coordinator, training)).json()["code"]
+    villager = await _villager(make_user, auth, db, p2)
+    checked_in = await client.post("/api/v1/me/checkins", json={"code": code}, headers=villager)
+    assert checked_in.status_code == 201, checked_in.text
+    await roll([p0, p2], present=False)
+    await roll([p1])  # as it was: nothing changes, nothing to audit
+
+    events = (
+        await db.execute(
+            select(AuditEvent.entity_id, AuditEvent.action, AuditEvent.changes)
+            .where(AuditEvent.entity == "training_attendance")
+            .order_by(AuditEvent.occurred_at, AuditEvent.id)
+        )
+    ).all()
+    by_member = {m.id: [(a, c) for e, a, c in events if e == m.id] for m in people}
+
+    def created(source):
+        return (
+            "create",
+            {
+                "session_id": {"old": None, "new": session_id},
+                "present": {"old": None, "new": True},
+                "source": {"old": None, "new": source},
+            },
+        )
+
+    assert by_member[p0.id] == [
+        created("roll"),
+        ("update", {"present": {"old": True, "new": False}}),
+    ]
+    assert by_member[p1.id] == [created("roll")]
+    assert by_member[p2.id] == [
+        created("checkin"),
+        (
+            "update",
+            {
+                "present": {"old": True, "new": False},
+                "source": {"old": "checkin", "new": "roll"},
+            },
+        ),
+    ]
+
+
 @pytest.fixture
 def clock(monkeypatch):
     moment = {"now": START + timedelta(minutes=10)}
