@@ -1,8 +1,9 @@
 """Ranking open jobs for one labourer: scored in SQL, explained here, deterministically.
 
 Weights live in `app/policy/jobs.py`. The database scores every open job the labourer may take
-and keeps the best few (`score_sql`); `score` computes the same points for those few with the
-reasons behind them, so the answer explains itself. A test holds the two to the same numbers.
+(`score_sql`, the points as a SQL expression) and `best_jobs` keeps the best few; `score`
+computes the same points for those few with the reasons behind them, so the answer explains
+itself. A test holds the two to the same numbers.
 Weak or half labour never sees a heavy-labour job (it is filtered out, not scored); a job
 already pushed to the labourer stays in the list, marked and penalised, so a coordinator can
 follow it up.
