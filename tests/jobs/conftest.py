@@ -6,6 +6,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from app.auth.models import Role
 from app.core.periods import today
@@ -35,17 +36,25 @@ def job_body(**overrides):
     return body
 
 
-async def add_jobs(db, count: int = 1, **overrides) -> list[Job]:
-    """Jobs straight into the database (the API's own tests post them)."""
+def job_row(**overrides) -> dict:
+    """A job's column values, open and valid for a month unless `overrides` say otherwise."""
     valid_until = overrides.pop("valid_until", today() + timedelta(days=30))
     status = overrides.pop("status", "open")
-    jobs = [
-        Job(**{**job_body(**overrides), "valid_until": valid_until, "status": status})
-        for _ in range(count)
-    ]
-    db.add_all(jobs)
+    return {**job_body(**overrides), "valid_until": valid_until, "status": status}
+
+
+async def insert_jobs(db, rows: list[dict]) -> list[Job]:
+    """Jobs straight into the database (the API's own tests post them), one per row of
+    `job_row` values, in one INSERT and one commit; answered in the rows' order."""
+    jobs = await db.scalars(insert(Job).returning(Job, sort_by_parameter_order=True), rows)
+    created = list(jobs.all())
     await db.commit()
-    return jobs
+    return created
+
+
+async def add_jobs(db, count: int = 1, **overrides) -> list[Job]:
+    """`count` jobs alike but for their titles (see `job_row`)."""
+    return await insert_jobs(db, [job_row(**overrides) for _ in range(count)])
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from app.jobs.matching import Labourer, best_jobs, score, score_sql
 from app.jobs.models import Job
 from app.policy.values import Intent, LabourType
 from tests.households.factories import PersonSpec, make_household
-from tests.jobs.conftest import VILLAGE_A, add_jobs
+from tests.jobs.conftest import VILLAGE_A, add_jobs, insert_jobs, job_row
 
 
 async def _labourer(db, settings, intent, *, labour_type="普通劳动力", skills=(), wanted=()):
@@ -117,7 +117,11 @@ async def test_non_labour_member_is_422(client, coordinator, db, settings):
     assert response.status_code == 422 and response.json()["code"] == "not_labour_force"
 
 
-async def test_fast_with_twenty_thousand_open_jobs(client, coordinator, db, settings):
+async def test_twenty_thousand_candidates_still_answer_the_best_fifty_in_order(
+    client, coordinator, db, settings
+):
+    """Timing belongs to the benchmarks; here: with a county's worth of open jobs to rank, the
+    answer is still the limit asked for, best first."""
     member = await _labourer(db, settings, "外出", skills=["电工"])
     until = today() + timedelta(days=30)
     rows = [
@@ -140,10 +144,10 @@ async def test_fast_with_twenty_thousand_open_jobs(client, coordinator, db, sett
     ]
     await db.execute(insert(Job), rows)
     await db.commit()
-    # Timing belongs to the benchmarks; here: a full candidate set still ranks correctly.
     items = await _matches(client, coordinator, member, limit=50)
     assert len(items) == 50
-    assert items[0]["score"] >= items[-1]["score"]
+    scores = [item["score"] for item in items]
+    assert scores == sorted(scores, reverse=True)
 
 
 @pytest.mark.parametrize(
@@ -160,19 +164,21 @@ async def test_sql_and_python_scores_agree(db, settings, intent, labour_type, sk
     for every kind of job, including pushed ones and wages past the cap."""
     rng = random.Random(7)
     pool = ["电工", "焊工", "厨师", "保洁", "叉车", "保安"]
-    jobs = await add_jobs(db, 1)
-    for n in range(120):
-        (job,) = await add_jobs(
-            db,
-            1,
-            location_type=rng.choice(["省外", "省内县外", "县内"]),
-            region_code=rng.choice(["450226100000", "450226101000", "450226000000"]),
-            skills=rng.sample(pool, rng.randrange(0, 4)),
-            wage_min=0,
-            wage_max=rng.randrange(0, 16_000),
-            heavy_labour=n % 4 == 0,
-        )
-        jobs.append(job)
+    jobs = await insert_jobs(
+        db,
+        [job_row()]
+        + [
+            job_row(
+                location_type=rng.choice(["省外", "省内县外", "县内"]),
+                region_code=rng.choice(["450226100000", "450226101000", "450226000000"]),
+                skills=rng.sample(pool, rng.randrange(0, 4)),
+                wage_min=0,
+                wage_max=rng.randrange(0, 16_000),
+                heavy_labour=n % 4 == 0,
+            )
+            for n in range(120)
+        ],
+    )
     labourer = Labourer(
         village_code=VILLAGE_A,
         labour_type=LabourType(labour_type),
