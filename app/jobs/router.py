@@ -165,7 +165,9 @@ async def record_result(
 ) -> PushOut:
     """pushed → viewed → interested → interviewed → hired, forward only; `declined` (with a
     reason) from any state before the end. Anything else answers 409. A hire records the
-    member's employment for this month (务工, at the job's location and employer)."""
+    member's employment for this month (务工, at the job's location and employer; months and
+    income already recorded stay), wherever the member now lives: one who has moved out of
+    your villages since the push is still counted as hired, in the village they live in."""
     return await pushes.record_result(
         session, caller, actor, push_id, PushStatus(body.result), body.reason
     )

@@ -7,14 +7,15 @@ import asyncio
 import uuid
 from collections.abc import Container
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role, UserAccount
 from app.core.periods import current_period, today
-from app.households.models import MemberEmployment, MemberIntent
+from app.households.models import Member, MemberEmployment, MemberIntent
 from app.jobs.models import JobPush, PushStatus
 from app.jobs.pushes import can_move, next_round
 from app.policy.values import ObservationSource
@@ -307,6 +308,84 @@ async def test_hire_records_this_months_employment(client, coordinator, family, 
     assert row.source == ObservationSource.manual
     member = await client.get(f"/api/v1/members/{family[0].id}", headers=coordinator)
     assert member.json()["employment"]["employer"] == "东莞某玩具厂"
+
+
+async def test_hire_keeps_the_months_and_income_and_reads_the_month_once_locked(
+    app, client, coordinator, family, db
+):
+    db.add(
+        MemberEmployment(
+            member_id=family[0].id,
+            period=current_period(),
+            status="未务工",
+            months=5,
+            income=Decimal("3000.00"),
+            source=ObservationSource.manual,
+            observed_at=datetime.now(UTC),
+        )
+    )
+    await db.commit()
+    (job,) = await add_jobs(db, 1, employer="东莞某玩具厂", location_type="省内县外")
+    push = (await _push(client, coordinator, job, family[0])).json()[0]
+
+    reads: list[str] = []
+
+    def _employment_reads(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT") and "FROM member_employment" in statement:
+            reads.append(statement)
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", _employment_reads)
+    try:
+        hired = await client.patch(
+            f"/api/v1/job-pushes/{push['id']}", json={"result": "hired"}, headers=coordinator
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", _employment_reads)
+    assert hired.status_code == 200, hired.text
+    assert len(reads) == 1 and reads[0].rstrip().endswith("FOR UPDATE")
+    row = await db.scalar(
+        select(MemberEmployment)
+        .where(MemberEmployment.member_id == family[0].id)
+        .execution_options(populate_existing=True)
+    )
+    assert row.status == "务工" and row.employer == "东莞某玩具厂"
+    assert row.months == 5 and row.income == Decimal("3000.00")
+    change = await db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.entity == "member_employment", AuditEvent.actor_role == "coordinator"
+        )
+    )
+    assert change.action == "update" and "months" not in change.changes
+    assert change.changes["status"] == {"old": "未务工", "new": "务工"}
+
+
+async def test_hire_of_a_member_who_moved_away_records_their_employment_where_they_live(
+    client, coordinator, family, db, settings
+):
+    """The push stays in the village it was made in, so its coordinator records the hire;
+    the employment is the member's, counted where they now live, audited there."""
+    (job,) = await add_jobs(db, 1, employer="东莞某玩具厂", location_type="省内县外")
+    push = (await _push(client, coordinator, job, family[1])).json()[0]
+    new_home, _ = await make_household(db, settings, VILLAGE_B, [PersonSpec("韦新")])
+    await db.execute(
+        update(Member).where(Member.id == family[1].id).values(household_id=new_home.id)
+    )
+    await db.commit()
+
+    hired = await client.patch(
+        f"/api/v1/job-pushes/{push['id']}", json={"result": "hired"}, headers=coordinator
+    )
+    assert hired.status_code == 200, hired.text
+    assert hired.json()["status"] == "hired"
+    row = await db.get(MemberEmployment, (family[1].id, current_period()))
+    assert row.status == "务工" and row.employer == "东莞某玩具厂"
+    trail = await db.scalar(select(AuditEvent).where(AuditEvent.entity == "member_employment"))
+    assert trail.region_code == VILLAGE_B and trail.action == "create"
+    assert trail.changes["period"] == {"old": None, "new": current_period()}
+    # The member themselves stay out of the coordinator's reach.
+    member = await client.get(f"/api/v1/members/{family[1].id}", headers=coordinator)
+    assert member.status_code == 404
 
 
 async def test_villager_sees_and_answers_only_their_own(
