@@ -86,8 +86,11 @@ async def _mark(
     member_ids: list[uuid.UUID],
     present: bool,
     source: AttendanceSource,
+    *,
+    unless_present: bool = False,
 ) -> list[TrainingAttendance]:
-    """Insert or update one row per (session, member): marking twice never duplicates."""
+    """Insert or update one row per (session, member): marking twice never duplicates.
+    `unless_present` leaves a row already present as it is, and out of the result."""
     values = [
         {
             "session_id": sitting.id,
@@ -106,6 +109,7 @@ async def _mark(
             "source": statement.excluded.source,
             "recorded_at": func.now(),
         },
+        where=~TrainingAttendance.present if unless_present else None,
     ).returning(TrainingAttendance)
     return list(
         (await session.scalars(statement, execution_options={"populate_existing": True})).all()
@@ -261,24 +265,42 @@ async def check_in(
             "您仍在候补名单中，不能签到" if enrollment is not None else "您未报名此培训"
         )
     training = await session.get(Training, claims.training_id)
-    sitting = await session.scalar(
+    sitting = await session.scalar(  # locked before the attendance row: see `_before`
         select(TrainingSession)
         .where(TrainingSession.id == claims.session_id)
         .with_for_update(read=True, key_share=True)
     )
     if training is None or sitting is None or sitting.training_id != training.id:
         raise checkin.CheckinCodeInvalid("签到码对应的课次不存在")
+    # The code is shared by everyone at the session (it is shown on a screen), so "used" means
+    # used by this member: the nonce is remembered per member in Redis for as long as the code
+    # lives. The attendance row cannot stand in for it: it says whether the member is present,
+    # not which code made them so. Without the nonce, scanning the same code again could not be
+    # told from checking in again with a new one (`checkin_code_used` and `already_checked_in`
+    # would merge), and once the roll marks a checked-in member absent, the code they used
+    # would work again. (A column holding the nonce on the row would let the upsert below decide
+    # both.) SET NX is atomic, so of two scans of one code by one member exactly one passes.
+    # It is set before the database write commits: a failure after this burns the code for
+    # this member only, and a fresh code (shown every few minutes) works.
     ttl = max(1, int((claims.expires_at - checkin.now()).total_seconds()) + 1)
-    # Marked before the database write commits: a failure after this burns the code for this
-    # member only, and a fresh code (shown every few minutes) works. The other order would let
-    # two concurrent scans of one code both pass.
     fresh = await redis.set(f"checkin:{claims.nonce}:{member_id}", "1", nx=True, ex=ttl)
     if not fresh:
         raise CheckinCodeUsed("同一签到码每人只能使用一次")
     before = await _before(session, sitting, [member_id])
-    if before.get(member_id, (False, ""))[0]:
+    # Whether the member is already present is decided by the upsert alone: it writes nothing
+    # over a row that is present, and of two check-ins at once the second waits for the first
+    # to commit, then finds it present.
+    rows = await _mark(
+        session,
+        training,
+        sitting,
+        [member_id],
+        True,
+        AttendanceSource.checkin,
+        unless_present=True,
+    )
+    if not rows:
         raise AlreadyCheckedIn("您已签到过该课次，无需重复签到")
-    rows = await _mark(session, training, sitting, [member_id], True, AttendanceSource.checkin)
     _audit(session, actor, training, sitting, rows, before)
     row = rows[0]
     return CheckinOut(

@@ -13,7 +13,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import Role, UserAccount
 from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS
 from app.trainings import checkin
-from app.trainings.models import TrainingEnrollment
+from app.trainings.models import TrainingAttendance, TrainingEnrollment
 from tests.households.factories import PersonSpec, make_household
 
 VILLAGE_A = "450226100201"  # 大寨村, 古宜镇
@@ -411,6 +411,85 @@ async def test_checkin_flow(client, coordinator, people, make_user, auth, db, cl
         (str(people[0].id), "checkin"),
         (str(people[1].id), "checkin"),
     }
+
+
+async def _checkin_race(client, db, training, member, villager, codes):
+    """Two check-ins at once; the answers' status and problem codes, the member's attendance
+    rows for the session and the audit events about them."""
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/me/checkins", json={"code": c}, headers=villager) for c in codes)
+    )
+    outcomes = sorted(
+        (a.status_code, a.json().get("code") if a.status_code != 201 else None) for a in answers
+    )
+    rows = await db.scalar(
+        select(func.count())
+        .select_from(TrainingAttendance)
+        .where(
+            TrainingAttendance.session_id == training["sessions"][0]["id"],
+            TrainingAttendance.member_id == member.id,
+        )
+    )
+    events = await db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.entity == "training_attendance", AuditEvent.entity_id == member.id)
+    )
+    return outcomes, rows, events
+
+
+async def test_one_code_scanned_twice_at_once(
+    client, coordinator, people, make_user, auth, db, clock
+):
+    training = await _create(client, coordinator)
+    await _enroll(client, coordinator, training, people[0])
+    code = (await _code(client, coordinator, training)).json()["code"]
+    villager = await _villager(make_user, auth, db, people[0])
+    outcomes, rows, events = await _checkin_race(
+        client, db, training, people[0], villager, [code, code]
+    )
+    assert outcomes == [(201, None), (409, "checkin_code_used")]
+    assert (rows, events) == (1, 1)
+
+
+async def test_two_codes_scanned_at_once(client, coordinator, people, make_user, auth, db, clock):
+    training = await _create(client, coordinator)
+    await _enroll(client, coordinator, training, people[0])
+    codes = [(await _code(client, coordinator, training)).json()["code"] for _ in range(2)]
+    villager = await _villager(make_user, auth, db, people[0])
+    outcomes, rows, events = await _checkin_race(client, db, training, people[0], villager, codes)
+    assert outcomes == [(201, None), (409, "already_checked_in")]
+    assert (rows, events) == (1, 1)
+
+
+async def test_checkin_after_the_roll(client, coordinator, people, make_user, auth, db, clock):
+    """Marked absent on the roll, a villager may check in with a code they have not used; the
+    code they already used stays used."""
+    training = await _create(client, coordinator)
+    await _enroll(client, coordinator, training, people[0])
+    villager = await _villager(make_user, auth, db, people[0])
+    used = (await _code(client, coordinator, training)).json()["code"]
+    first = await client.post("/api/v1/me/checkins", json={"code": used}, headers=villager)
+    assert first.status_code == 201
+    roll = await client.post(
+        f"/api/v1/trainings/{training['id']}/attendance",
+        json={
+            "session_id": training["sessions"][0]["id"],
+            "member_ids": [str(people[0].id)],
+            "present": False,
+        },
+        headers=coordinator,
+    )
+    assert roll.status_code == 200 and roll.json()[0]["present"] is False
+    again = await client.post("/api/v1/me/checkins", json={"code": used}, headers=villager)
+    assert again.status_code == 409 and again.json()["code"] == "checkin_code_used"
+    fresh = (await _code(client, coordinator, training)).json()["code"]
+    back = await client.post("/api/v1/me/checkins", json={"code": fresh}, headers=villager)
+    assert back.status_code == 201, back.text
+    listed = (
+        await client.get(f"/api/v1/trainings/{training['id']}/attendance", headers=coordinator)
+    ).json()
+    assert [(a["present"], a["source"]) for a in listed] == [(True, "checkin")]
 
 
 async def test_checkin_code_expires(client, coordinator, people, make_user, auth, db, clock):
