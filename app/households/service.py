@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -300,26 +301,60 @@ async def put_employment(
     body: EmploymentIn,
     source: ObservationSource = ObservationSource.manual,
 ) -> EmploymentOut:
-    member, household = await member_in_scope(session, principal, member_id)
-    row = await session.get(MemberEmployment, (member.id, period), with_for_update=True)
-    values = employment_values(body, source, datetime.now(UTC))
+    _, household = await member_in_scope(session, principal, member_id)
+    row = await write_employment(
+        session, actor, member_id, household.village_code, period, body, source
+    )
+    return views.employment_out(row)
+
+
+# What to write for a month, given its row as it stands (None when there is none yet).
+EmploymentFor = Callable[[MemberEmployment | None], EmploymentIn]
+
+
+async def write_employment(
+    session: AsyncSession,
+    actor: Actor,
+    member_id: uuid.UUID,
+    village_code: str,
+    period: str,
+    body: EmploymentIn | EmploymentFor,
+    source: ObservationSource = ObservationSource.manual,
+) -> MemberEmployment:
+    """Writes a member's employment for a month and audits it (a new month names its period;
+    a month that had a row gives old → new of what changed) in `village_code`, the village the
+    member lives in. No scope check: the caller has established that this write is theirs to
+    make (`put_employment`: the member is in their scope; a hire: the push is).
+
+    `body` may be a function of the month's row as it stands, under its lock: a hire keeps the
+    months and income already recorded.
+
+    The month's row is read once, under its lock."""
+    now = datetime.now(UTC)
+
+    def values_for(row: MemberEmployment | None) -> dict[str, Any]:
+        wanted = body if isinstance(body, EmploymentIn) else body(row)
+        return employment_values(wanted, source, now)
+
+    row = await session.get(MemberEmployment, (member_id, period), with_for_update=True)
+    values = values_for(row)
     action = "update" if row is not None else "create"
     if row is None:
-        row = MemberEmployment(member_id=member.id, period=period)
+        row = MemberEmployment(member_id=member_id, period=period)
         session.add(row)
     changes = _assign(row, values, unaudited=("observed_at",))
-    row.updated_at = datetime.now(UTC)
+    row.updated_at = now
     await session.flush()
     audit.record(
         session,
         actor,
         action=action,
         entity="member_employment",
-        entity_id=member.id,
-        region_code=household.village_code,
+        entity_id=member_id,
+        region_code=village_code,
         changes={"period": (None, period), **changes} if action == "create" else changes,
     )
-    return views.employment_out(row)
+    return row
 
 
 async def put_intent(

@@ -19,7 +19,6 @@ from app.households import service as households
 from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import EmploymentIn
 from app.households.service import MemberNotFound, visible_households
-from app.households.updates import employment_values
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
 from app.jobs.schemas import JobOut, PushOut, PushOutcome
 from app.jobs.service import NotLabourForce, get_job_row
@@ -261,8 +260,7 @@ async def record_result(
 async def _record_hire(session: AsyncSession, actor: Actor, push: JobPush, job: Job) -> None:
     """This month's employment of the hired member: 务工 at the job's location and employer,
     by the channel policy gives the job's source; months and income already recorded stay.
-    Written as `households.service.put_employment` writes it (same columns, same audit), the
-    month's row read once, under its lock.
+    Written and audited by `households.service.write_employment`, as a PUT of it is.
 
     It follows the member wherever they now live. The caller may record this push: it stays
     in the village it was made in, one of theirs. The member may since have moved to a village
@@ -272,48 +270,34 @@ async def _record_hire(session: AsyncSession, actor: Actor, push: JobPush, job: 
     goes with the push, not with the caller's scope, and is audited under the member's
     current village so that village's staff see who recorded it. Nothing of the member
     beyond the push is read back to the caller."""
-    village_code = await session.scalar(
-        select(Household.village_code)
-        .join(Member, Member.household_id == Household.id)
-        .where(Member.id == push.member_id)
-    )
-    period = current_period()
-    now = datetime.now(UTC)
-    row = await session.get(MemberEmployment, (push.member_id, period), with_for_update=True)
+    village_code = (
+        await session.execute(
+            select(Household.village_code)
+            .join(Member, Member.household_id == Household.id)
+            .where(Member.id == push.member_id)
+        )
+    ).scalar_one()
     location = WorkRegion(job.location_type)
-    values = employment_values(
-        EmploymentIn(
+    channel = policy.hire_channel(JobSource(job.source), location)
+
+    def hired(row: MemberEmployment | None) -> EmploymentIn:
+        return EmploymentIn(
             status=EmploymentStatus.working,
             region=location,
-            channel=policy.hire_channel(JobSource(job.source), location),
+            channel=channel,
             employer=job.employer,
             months=row.months if row else 0,
             income=row.income if row else None,
-        ),
-        ObservationSource.manual,
-        now,
-    )
-    action = "update" if row is not None else "create"
-    if row is None:
-        row = MemberEmployment(member_id=push.member_id, period=period)
-        session.add(row)
-    changes = {
-        key: (getattr(row, key), value)
-        for key, value in values.items()
-        if key != "observed_at" and getattr(row, key) != value
-    }
-    for key, value in values.items():
-        setattr(row, key, value)
-    row.updated_at = now
-    await session.flush()
-    audit.record(
+        )
+
+    await households.write_employment(
         session,
         actor,
-        action=action,
-        entity="member_employment",
-        entity_id=push.member_id,
-        region_code=village_code,
-        changes={"period": (None, period), **changes} if action == "create" else changes,
+        push.member_id,
+        village_code,
+        current_period(),
+        hired,
+        ObservationSource.manual,
     )
 
 
