@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -329,22 +330,46 @@ async def write_employment(
     `body` may be a function of the month's row as it stands, under its lock: a hire keeps the
     months and income already recorded.
 
-    The month's row is read once, under its lock."""
+    The month's row is read under its lock. When there is none, it is inserted, unless another
+    request inserted it since (ON CONFLICT DO NOTHING waits for that request to commit): then
+    it is read again, locked, and updated, so the second of two first writes of a month is an
+    update whose old values are the first's, never a unique violation."""
     now = datetime.now(UTC)
 
     def values_for(row: MemberEmployment | None) -> dict[str, Any]:
         wanted = body if isinstance(body, EmploymentIn) else body(row)
         return employment_values(wanted, source, now)
 
-    row = await session.get(MemberEmployment, (member_id, period), with_for_update=True)
-    values = values_for(row)
-    action = "update" if row is not None else "create"
-    if row is None:
-        row = MemberEmployment(member_id=member_id, period=period)
-        session.add(row)
-    changes = _assign(row, values, unaudited=("observed_at",))
-    row.updated_at = now
-    await session.flush()
+    key = (member_id, period)
+    action = "update"
+    changes: dict[str, tuple[Any, Any]] = {}
+    row = await session.get(MemberEmployment, key, with_for_update=True)
+    while row is None:
+        values = values_for(None)
+        row = await session.scalar(
+            insert(MemberEmployment)
+            .values(member_id=member_id, period=period, updated_at=now, **values)
+            .on_conflict_do_nothing(
+                index_elements=[MemberEmployment.member_id, MemberEmployment.period]
+            )
+            .returning(MemberEmployment)
+        )
+        if row is not None:
+            action = "create"
+            changes = {
+                "period": (None, period),
+                **{
+                    field: (None, value)
+                    for field, value in values.items()
+                    if field != "observed_at" and value is not None
+                },
+            }
+        else:  # another request wrote the month's first row since our read, and has committed
+            row = await session.get(MemberEmployment, key, with_for_update=True)
+    if action == "update":
+        changes = _assign(row, values_for(row), unaudited=("observed_at",))
+        row.updated_at = now
+        await session.flush()
     audit.record(
         session,
         actor,
@@ -352,7 +377,7 @@ async def write_employment(
         entity="member_employment",
         entity_id=member_id,
         region_code=village_code,
-        changes={"period": (None, period), **changes} if action == "create" else changes,
+        changes=changes,
     )
     return row
 

@@ -1,9 +1,15 @@
-"""Arranging registry data for tests through the ORM (bulk seeding has its own tests)."""
+"""Arranging registry data for tests through the ORM (bulk seeding has its own tests), and
+concurrent writes of it."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import text
 
 from app.core.crypto import ID_NUMBER_INDEX, PHONE_INDEX, PiiCipher
 from app.households.id_number import check_digit
@@ -11,6 +17,7 @@ from app.households.models import Household, Member
 from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
 
 _serial = itertools.count(1)
+T = TypeVar("T")
 
 
 def synthetic_id_number(birth: str = "19850614") -> str:
@@ -70,3 +77,25 @@ async def make_household(
     await session.flush()
     await session.commit()
     return household, members
+
+
+async def inserting_at_once(app: Any, table: str, *writes: Awaitable[T]) -> list[T]:
+    """Runs `writes` (requests) together so that their INSERTs into `table` start at the same
+    moment: a SHARE lock on the table lets them read it, FOR UPDATE too, but holds every INSERT
+    until all of them are waiting to insert (pg_locks is live: the lock's holder sees them
+    queue). Answers their results, in order."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = CAST(:table AS regclass)"
+    )
+    async with app.state.db.engine.connect() as blocker:
+        await blocker.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
+        together = asyncio.gather(*writes)
+        for _ in range(500):
+            if (await blocker.execute(waiting, {"table": table})).scalar_one() >= len(writes):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            together.cancel()
+            raise AssertionError(f"the writes never all waited to insert into {table}")
+        await blocker.rollback()
+        return list(await together)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role
-from tests.households.factories import PersonSpec, make_household, synthetic_id_number
+from app.households.models import MemberEmployment
+from tests.households.factories import (
+    PersonSpec,
+    inserting_at_once,
+    make_household,
+    synthetic_id_number,
+)
 
 VILLAGE_A = "450226100201"  # 大寨村, 古宜镇
 VILLAGE_B = "450226101201"  # 斗江村, 斗江镇
@@ -289,6 +295,54 @@ async def test_employment_and_intent_writes(client, make_user, auth, two_village
             ("member_intent", "create"),
         ]
     )
+
+
+async def test_two_first_writes_of_a_month_at_once(app, client, make_user, auth, two_villages, db):
+    """Two PUTs of a month nobody has written yet, both past their read of the (missing) row
+    before either inserts: both answer 200, one row, and the second is an update whose old
+    values are the first's."""
+    _, a_members, *_ = two_villages
+    headers = auth(await _coordinator(make_user))
+    member_id = a_members[1].id
+    url = f"/api/v1/members/{member_id}/employment/2026-12"
+    bodies = [
+        {"region": "县内", "channel": "就业帮扶车间", "employer": "三江茶厂", "months": 3},
+        {"region": "省外", "channel": "外出务工", "employer": "东莞某玩具厂", "months": 5},
+    ]
+    for body, income in zip(bodies, ("2800.00", "4100.00"), strict=True):
+        body.update(status="务工", income=income)
+    answers = await inserting_at_once(
+        app,
+        "member_employment",
+        *(client.put(url, json=body, headers=headers) for body in bodies),
+    )
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+
+    assert await db.scalar(select(func.count()).select_from(MemberEmployment)) == 1
+    events = (
+        await db.scalars(select(AuditEvent).where(AuditEvent.entity == "member_employment"))
+    ).all()
+    assert sorted(e.action for e in events) == ["create", "update"]
+    (created,) = (e for e in events if e.action == "create")
+    (updated,) = (e for e in events if e.action == "update")
+
+    def stored(body):
+        return {"work_region" if k == "region" else k: v for k, v in body.items()}
+
+    first, second = sorted(
+        map(stored, bodies), key=lambda b: b["employer"] != created.changes["employer"]["new"]
+    )
+    assert created.changes == {
+        "period": {"old": None, "new": "2026-12"},
+        **{k: {"old": None, "new": v} for k, v in first.items()},
+        "source": {"old": None, "new": "manual"},
+    }
+    assert updated.changes == {
+        k: {"old": first[k], "new": second[k]} for k in first if first[k] != second[k]
+    }
+    assert {created.region_code, updated.region_code} == {VILLAGE_A}
+    member = (await client.get(f"/api/v1/members/{member_id}", headers=headers)).json()
+    assert member["employment"]["employer"] == second["employer"]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from app.households.models import Member, MemberEmployment, MemberIntent
 from app.jobs.models import JobPush, PushStatus
 from app.jobs.pushes import can_move, next_round
 from app.policy.values import ObservationSource
-from tests.households.factories import PersonSpec, make_household
+from tests.households.factories import PersonSpec, inserting_at_once, make_household
 from tests.jobs.conftest import VILLAGE_A, VILLAGE_B, add_jobs
 
 
@@ -358,6 +358,42 @@ async def test_hire_keeps_the_months_and_income_and_reads_the_month_once_locked(
     )
     assert change.action == "update" and "months" not in change.changes
     assert change.changes["status"] == {"old": "未务工", "new": "务工"}
+
+
+async def test_two_hires_of_one_member_at_once(app, client, coordinator, family, db):
+    """Two pushes of one member hired at once, in a month with no employment yet: both hires
+    count, the month has one row, and the second hire updates the first's."""
+    employers = {"东莞某玩具厂": "省外", "柳州某汽配厂": "省内县外"}
+    jobs = [
+        (await add_jobs(db, 1, employer=employer, location_type=where))[0]
+        for employer, where in employers.items()
+    ]
+    pushes = [(await _push(client, coordinator, job, family[0])).json()[0] for job in jobs]
+    answers = await inserting_at_once(
+        app,
+        "member_employment",
+        *(
+            client.patch(
+                f"/api/v1/job-pushes/{push['id']}", json={"result": "hired"}, headers=coordinator
+            )
+            for push in pushes
+        ),
+    )
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert await db.scalar(select(func.count()).select_from(MemberEmployment)) == 1
+    events = (
+        await db.scalars(select(AuditEvent).where(AuditEvent.entity == "member_employment"))
+    ).all()
+    (created,) = (e for e in events if e.action == "create")
+    (updated,) = (e for e in events if e.action == "update")
+    assert len(events) == 2
+    first = created.changes["employer"]["new"]
+    (second,) = set(employers) - {first}
+    assert updated.changes["employer"] == {"old": first, "new": second}
+    assert updated.changes["work_region"] == {"old": employers[first], "new": employers[second]}
+    assert "months" not in updated.changes
+    row = await db.get(MemberEmployment, (family[0].id, current_period()))
+    assert row.employer == second and row.months == 0
 
 
 async def test_hire_of_a_member_who_moved_away_records_their_employment_where_they_live(
