@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.households.models import Household, Member
 from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS, CHECKIN_OPENS_BEFORE_SECONDS
 from app.trainings import checkin, service
 from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
@@ -63,20 +65,25 @@ async def _session_of(
     return sitting
 
 
-async def _enrolled_ids(
+class _Enrolment(NamedTuple):
+    status: str
+    village_code: str  # where the member lives: their attendance is audited there
+
+
+async def _enrolments(
     session: AsyncSession, training_id: uuid.UUID, member_ids: set[uuid.UUID]
-) -> set[uuid.UUID]:
-    return set(
-        (
-            await session.scalars(
-                select(TrainingEnrollment.member_id).where(
-                    TrainingEnrollment.training_id == training_id,
-                    TrainingEnrollment.status == EnrollmentStatus.enrolled.value,
-                    TrainingEnrollment.member_id.in_(member_ids),
-                )
-            )
-        ).all()
+) -> dict[uuid.UUID, _Enrolment]:
+    """The members' enrolments in the training (enrolled or waitlisted), in one query."""
+    rows = await session.execute(
+        select(TrainingEnrollment.member_id, TrainingEnrollment.status, Household.village_code)
+        .join(Member, Member.id == TrainingEnrollment.member_id)
+        .join(Household, Household.id == Member.household_id)
+        .where(
+            TrainingEnrollment.training_id == training_id,
+            TrainingEnrollment.member_id.in_(member_ids),
+        )
     )
+    return {member_id: _Enrolment(status, village) for member_id, status, village in rows}
 
 
 async def _mark(
@@ -144,13 +151,14 @@ async def _before(
 def _audit(
     session: AsyncSession,
     actor: Actor,
-    training: Training,
     sitting: TrainingSession,
     rows: list[TrainingAttendance],
     before: _Before,
+    villages: dict[uuid.UUID, str],
 ) -> None:
-    """One event per row written: a new row names its session; a row that existed gives what
-    changed (old → new), and none at all when nothing did."""
+    """One event per row written, in the member's village (`villages`): a new row names its
+    session; a row that existed gives what changed (old → new), and none at all when nothing
+    did."""
     for row in rows:
         old = before.get(row.member_id)
         if old is None:
@@ -177,7 +185,7 @@ def _audit(
             action=action,
             entity="training_attendance",
             entity_id=row.member_id,
-            region_code=training.region_code,
+            region_code=villages[row.member_id],
             changes=changes,
         )
 
@@ -192,14 +200,19 @@ async def record_attendance(
     training = await service.visible_training(session, principal, training_id)
     sitting = await _session_of(session, training, body.session_id, lock=True)
     wanted = list(dict.fromkeys(body.member_ids))
-    missing = set(wanted) - await _enrolled_ids(session, training.id, set(wanted))
+    villages = {
+        member_id: enrolment.village_code
+        for member_id, enrolment in (await _enrolments(session, training.id, set(wanted))).items()
+        if enrolment.status == EnrollmentStatus.enrolled
+    }
+    missing = set(wanted) - villages.keys()
     if missing:
         raise MemberNotEnrolled(
             "以下成员未正式报名此培训：" + ", ".join(sorted(str(m) for m in missing))
         )
     before = await _before(session, sitting, wanted)
     rows = await _mark(session, training, sitting, wanted, body.present, AttendanceSource.roll)
-    _audit(session, actor, training, sitting, rows, before)
+    _audit(session, actor, sitting, rows, before, villages)
     return [AttendanceOut.model_validate(row) for row in rows]
 
 
@@ -254,12 +267,7 @@ async def check_in(
     member_id = principal.user.member_id
     if member_id is None:
         raise NotEnrolled("您的账号未关联家庭成员，无法签到")
-    enrollment = await session.scalar(
-        select(TrainingEnrollment).where(
-            TrainingEnrollment.training_id == claims.training_id,
-            TrainingEnrollment.member_id == member_id,
-        )
-    )
+    enrollment = (await _enrolments(session, claims.training_id, {member_id})).get(member_id)
     if enrollment is None or enrollment.status != EnrollmentStatus.enrolled:
         raise NotEnrolled(
             "您仍在候补名单中，不能签到" if enrollment is not None else "您未报名此培训"
@@ -301,7 +309,7 @@ async def check_in(
     )
     if not rows:
         raise AlreadyCheckedIn("您已签到过该课次，无需重复签到")
-    _audit(session, actor, training, sitting, rows, before)
+    _audit(session, actor, sitting, rows, before, {member_id: enrollment.village_code})
     row = rows[0]
     return CheckinOut(
         training_id=training.id,

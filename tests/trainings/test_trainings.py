@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.models import Role, UserAccount
+from app.core.pagination import PageRequest
+from app.core.scope import Scope
 from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS
 from app.trainings import checkin
 from app.trainings.models import TrainingAttendance, TrainingEnrollment
@@ -573,6 +576,57 @@ async def test_completion_and_member_trainings(client, coordinator, people, make
     other = auth(await make_user(Role.coordinator, [VILLAGE_B]))
     hidden = await client.get(f"/api/v1/members/{people[0].id}/trainings", headers=other)
     assert hidden.status_code == 404
+
+
+async def test_attendance_is_audited_in_each_members_village(
+    client, make_user, auth, db, settings, clock
+):
+    """At a township training, the roll and a check-in are audited in the village each member
+    lives in, as their enrolment is: a village coordinator's scope covers their villagers'
+    attendance, and only theirs."""
+    township = auth(await make_user(Role.manager, [TOWNSHIP_A]))
+    _, here = await make_household(db, settings, VILLAGE_A, [PersonSpec("韦一")])
+    _, there = await make_household(db, settings, VILLAGE_A2, [PersonSpec("杨二")])
+    training = await _create(client, township, region=TOWNSHIP_A)
+    for member in (here[0], there[0]):
+        assert (await _enroll(client, township, training, member)).status_code == 201
+    code = (await _code(client, township, training)).json()["code"]
+    villager = await _villager(make_user, auth, db, there[0])
+    checked_in = await client.post("/api/v1/me/checkins", json={"code": code}, headers=villager)
+    assert checked_in.status_code == 201, checked_in.text
+    roll = await client.post(
+        f"/api/v1/trainings/{training['id']}/attendance",
+        json={
+            "session_id": training["sessions"][0]["id"],
+            "member_ids": [str(here[0].id), str(there[0].id)],
+        },
+        headers=township,
+    )
+    assert roll.status_code == 200, roll.text
+
+    events = (
+        await db.execute(
+            select(AuditEvent.entity_id, AuditEvent.action, AuditEvent.region_code).where(
+                AuditEvent.entity == "training_attendance"
+            )
+        )
+    ).all()
+    assert sorted(events, key=lambda e: (e.region_code, e.action)) == [
+        (here[0].id, "create", VILLAGE_A),
+        (there[0].id, "create", VILLAGE_A2),
+        (there[0].id, "update", VILLAGE_A2),
+    ]
+    # What the audit log shows a coordinator of 龙吉村 (the log's own scoped query).
+    seen, _ = await audit.list_events(
+        db,
+        Scope.of_regions([VILLAGE_A2]),
+        audit.EventFilters(entity="training_attendance"),
+        PageRequest(limit=50, after=None),
+    )
+    assert sorted((e.entity_id, e.action) for e in seen) == [
+        (there[0].id, "create"),
+        (there[0].id, "update"),
+    ]
 
 
 async def test_roll_checkin_and_completion_are_audited(
