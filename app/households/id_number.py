@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from app.core import periods
 from app.core.errors import AppError
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -29,7 +30,8 @@ def check_digit(first17: str) -> str:
 
 
 def normalise_id_number(raw: object, *, today: date | None = None) -> str:
-    """The canonical 18-character form, or `InvalidIdNumber` saying what is wrong."""
+    """The canonical 18-character form, or `InvalidIdNumber` saying what is wrong. A birth
+    date after `today` (by default the county's day, in Asia/Shanghai) is refused."""
     if raw is None:
         raise InvalidIdNumber("身份证号码为空")
     if isinstance(raw, float):
@@ -54,7 +56,7 @@ def normalise_id_number(raw: object, *, today: date | None = None) -> str:
         birth = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
         raise InvalidIdNumber(f"身份证号码中的出生日期 {text[6:14]} 不存在") from None
-    if not _EARLIEST_BIRTH <= birth <= (today or date.today()):
+    if not _EARLIEST_BIRTH <= birth <= (today or periods.today()):
         raise InvalidIdNumber(f"身份证号码中的出生日期 {text[6:14]} 不合理")
     if check_digit(text[:17]) != text[17]:
         raise InvalidIdNumber("身份证号码校验位不正确，请核对是否有输错的数字")

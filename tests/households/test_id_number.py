@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from datetime import date, datetime, timedelta
 
 import pytest
 
+from app.core.periods import SHANGHAI
 from app.households.id_number import InvalidIdNumber, check_digit, normalise_id_number
 
 VALID = "11010519491231002X"
@@ -56,3 +58,30 @@ def test_invalid_numbers_are_refused_with_a_reason(raw, fragment):
 def test_float_value_is_refused():
     with pytest.raises(InvalidIdNumber):
         normalise_id_number(4.50226e17)
+
+
+def _born(day: date) -> str:
+    first17 = f"110105{day:%Y%m%d}002"
+    return first17 + check_digit(first17)
+
+
+@pytest.fixture
+def machine_on_another_day(monkeypatch):
+    """The machine's local clock set to a time zone whose date, right now, differs from
+    Shanghai's: 12 hours behind UTC before 18:00 in Shanghai, 14 ahead after."""
+    behind = datetime.now(SHANGHAI).hour < 18
+    monkeypatch.setenv("TZ", "XXX+12" if behind else "XXX-14")  # POSIX: the sign is reversed
+    time.tzset()
+    assert date.today() != datetime.now(SHANGHAI).date()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_birth_dates_count_in_the_countys_day(machine_on_another_day):
+    """Born today, in Shanghai: valid whatever the machine's own date; born tomorrow: not."""
+    shanghai_today = datetime.now(SHANGHAI).date()
+    assert normalise_id_number(_born(shanghai_today)) == _born(shanghai_today)
+    with pytest.raises(InvalidIdNumber) as error:
+        normalise_id_number(_born(shanghai_today + timedelta(days=1)))
+    assert "出生日期" in (error.value.detail or "")
