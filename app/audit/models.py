@@ -8,10 +8,11 @@ from sqlalchemy import ARRAY, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UUIDPrimaryKey
+from app.core.db import Base
+from app.core.ids import uuid7
 
 
-class AuditEvent(UUIDPrimaryKey, Base):
+class AuditEvent(Base):
     """One write or sensitive read. Rows are never updated or deleted (a trigger refuses)."""
 
     __tablename__ = "audit_event"
@@ -21,6 +22,11 @@ class AuditEvent(UUIDPrimaryKey, Base):
         Index("ix_audit_event_region_code_occurred_at", "region_code", "occurred_at"),
     )
 
+    # Time-ordered (`app.core.ids`): the log only grows, so new keys go to the index's right
+    # edge. Statements that insert without an id get the database's `uuid_v7()`.
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, default=uuid7, server_default=text("uuid_v7()")
+    )
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     actor_id: Mapped[uuid.UUID | None]  # None: a system job
     actor_role: Mapped[str] = mapped_column(String(16))

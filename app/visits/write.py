@@ -187,10 +187,10 @@ changes AS (
 ),
 audit AS (
     INSERT INTO audit_event (
-        id, actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
+        actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
         changes, request_id, client_address
     )
-    SELECT gen_random_uuid(), $3::uuid, $15::text, c.action, c.entity, c.entity_id,
+    SELECT $3::uuid, $15::text, c.action, c.entity, c.entity_id,
         i.village_code,
         ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
         c.changes, $16::text, $17::text

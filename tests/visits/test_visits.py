@@ -241,6 +241,8 @@ async def test_visit_audits_each_finding_as_a_typed_write_would(
     assert visit.changes["household_id"]["new"] == str(home.id)
     assert {visit.region_code, by_visit.region_code, intent.region_code} == {VILLAGE_A}
     assert by_visit.actor_role == "coordinator" and by_visit.request_id
+    # Ids made by the statement (the database's uuid_v7) and by the ORM (app.core.ids) alike.
+    assert {e.id.version for e in (typed_create, by_visit, intent, visit)} == {7}
 
 
 async def test_a_member_named_twice_keeps_the_last_update(client, make_user, auth, household, db):
