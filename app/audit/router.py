@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query
+from pydantic import AwareDatetime
 
 from app.audit.schemas import AuditEventOut
 from app.audit.service import EventFilters, list_events
@@ -12,7 +12,7 @@ from app.auth.deps import AUTHENTICATED_RESPONSES, Manager
 from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
-from app.core.routing import api_router
+from app.core.routing import api_router, instant_from, instant_to
 
 router = api_router(
     "/audit-events",
@@ -29,8 +29,8 @@ async def list_audit_events(
     entity: Annotated[str | None, Query(description="e.g. `member`, `household`")] = None,
     id: Annotated[uuid.UUID | None, Query(description="The entity's id")] = None,
     actor: Annotated[uuid.UUID | None, Query(description="The acting account's id")] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="Inclusive")] = None,
-    to: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    from_: Annotated[AwareDatetime | None, instant_from("Occurred")] = None,
+    to: Annotated[AwareDatetime | None, instant_to("Occurred")] = None,
 ) -> Page[AuditEventOut]:
     """Writes and personal-data reveals within your regions, newest first. Managers and
     admins only."""

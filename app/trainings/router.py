@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request, status
+from pydantic import AwareDatetime
 
 from app.auth.deps import (
     AUTHENTICATED_RESPONSES,
@@ -15,7 +15,7 @@ from app.auth.deps import (
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
-from app.core.routing import api_router
+from app.core.routing import api_router, instant_from, instant_to
 from app.households.service import MemberNotFound
 from app.policy.values import TrainingType
 from app.regions.service import RegionNotFound
@@ -74,10 +74,8 @@ async def list_trainings(
     session: ReadSession,
     page: Pagination,
     type: TrainingType | None = None,
-    from_: Annotated[
-        datetime | None, Query(alias="from", description="Starting at or after (inclusive)")
-    ] = None,
-    to: Annotated[datetime | None, Query(description="Starting before (exclusive)")] = None,
+    from_: Annotated[AwareDatetime | None, instant_from("Starting")] = None,
+    to: Annotated[AwareDatetime | None, instant_to("Starting")] = None,
 ) -> Page[TrainingSummary]:
     """Trainings held within your regions, latest start first, with how many are enrolled
     and waitlisted."""

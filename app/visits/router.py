@@ -10,7 +10,7 @@ from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, Staff
 from app.core.db import DriverConnection, ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
-from app.core.routing import api_router
+from app.core.routing import api_router, instant_from, instant_to
 from app.households.service import HouseholdNotFound
 from app.visits import service
 from app.visits.schemas import VisitIn, VisitOut
@@ -66,21 +66,8 @@ async def list_visits(
     page: Pagination,
     household_id: uuid.UUID | None = None,
     coordinator: Annotated[uuid.UUID | None, Query(description="The visiting account")] = None,
-    from_: Annotated[
-        AwareDatetime | None,
-        Query(
-            alias="from",
-            description="Visited at or after this instant (inclusive), with its UTC offset: "
-            "`2026-11-01T00:00:00+08:00`. A time without one answers 422.",
-        ),
-    ] = None,
-    to: Annotated[
-        AwareDatetime | None,
-        Query(
-            description="Visited before this instant (exclusive), with its UTC offset: "
-            "`2026-12-01T00:00:00+08:00`. A time without one answers 422."
-        ),
-    ] = None,
+    from_: Annotated[AwareDatetime | None, instant_from("Visited")] = None,
+    to: Annotated[AwareDatetime | None, instant_to("Visited")] = None,
     needs_review: Annotated[
         bool | None, Query(description="Only visits flagged (or not) for their location")
     ] = None,
