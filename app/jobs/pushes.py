@@ -253,23 +253,23 @@ async def record_result(
     push, job = await _push(session, _staff_pushes(principal), push_id)
     await _move(session, actor, push, result, reason)
     if result is PushStatus.hired:
-        await _record_hire(session, actor, push, job)
+        await _record_hire(session, principal, actor, push, job)
     return _push_out(push, job)
 
 
-async def _record_hire(session: AsyncSession, actor: Actor, push: JobPush, job: Job) -> None:
+async def _record_hire(
+    session: AsyncSession, principal: Principal, actor: Actor, push: JobPush, job: Job
+) -> None:
     """This month's employment of the hired member: 务工 at the job's location and employer,
     by the channel policy gives the job's source; months and income already recorded stay.
     Written and audited by `households.service.write_employment`, as a PUT of it is.
 
-    It follows the member wherever they now live. The caller may record this push: it stays
-    in the village it was made in, one of theirs. The member may since have moved to a village
-    outside the caller's regions, and `put_employment` (members in the caller's scope only)
-    would then answer 404 `member_not_found` about a push the caller can see, undoing the
-    hire. A county counts the hire all the same, where the labourer now lives: the write
-    goes with the push, not with the caller's scope, and is audited under the member's
-    current village so that village's staff see who recorded it. Nothing of the member
-    beyond the push is read back to the caller."""
+    The push stays in the village it was made in, one of the caller's, so the caller records
+    the hire on it whatever has happened since. The employment belongs to the member where
+    they live now: a member who has moved to a village outside the caller's regions is out of
+    the caller's reach (nobody writes outside their scope), so the hire stands on the push and
+    the month's employment is left to the staff of the member's new village. The answer is the
+    same either way: it says nothing about where the member went."""
     village_code = (
         await session.execute(
             select(Household.village_code)
@@ -277,6 +277,8 @@ async def _record_hire(session: AsyncSession, actor: Actor, push: JobPush, job: 
             .where(Member.id == push.member_id)
         )
     ).scalar_one()
+    if not principal.scope.covers(village_code):
+        return
     location = WorkRegion(job.location_type)
     channel = policy.hire_channel(JobSource(job.source), location)
 

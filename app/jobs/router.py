@@ -166,8 +166,8 @@ async def record_result(
     """pushed → viewed → interested → interviewed → hired, forward only; `declined` (with a
     reason) from any state before the end. Anything else answers 409. A hire records the
     member's employment for this month (务工, at the job's location and employer; months and
-    income already recorded stay), wherever the member now lives: one who has moved out of
-    your villages since the push is still counted as hired, in the village they live in."""
+    income already recorded stay). A member who has moved out of your villages since the
+    push is still hired on it; their employment is then left to their new village's staff."""
     return await pushes.record_result(
         session, caller, actor, push_id, PushStatus(body.result), body.reason
     )
