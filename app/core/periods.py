@@ -12,7 +12,8 @@ _PERIOD = re.compile(PERIOD_PATTERN)
 
 
 def today(now: datetime | None = None) -> date:
-    """The day in Asia/Shanghai: validity dates (a job's `valid_until`) count in these days."""
+    """The day in Asia/Shanghai, the county's day: a job's `valid_until` and the latest birth
+    date an ID number may carry count in these days."""
     return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
 
 

@@ -50,7 +50,7 @@ async def _check_region(session: AsyncSession, code: str) -> None:
     answered like the body's other field errors (422 `validation_failed`, naming
     `body.region_code`), not `RegionNotFound`: that 404 is for a region the path names."""
     if await session.get(Region, code) is None:
-        raise _invalid("body.region_code", f"岗位所在地区不存在：区划代码 {code} 不存在")
+        raise _invalid("body.region_code", f"岗位所在地区 {code} 不存在")
 
 
 def _check_valid_until(job: Job, values: dict[str, Any]) -> None:

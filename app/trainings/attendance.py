@@ -135,7 +135,8 @@ async def _before(
     Writers of attendance lock the session row before its attendance rows: the roll FOR
     UPDATE, a check-in FOR KEY SHARE (which the foreign key check of an insert takes anyway).
     So no row of the session is added or changed between the roll reading what it replaces
-    and writing it, the audit's old values are exact, and check-ins never wait for each other.
+    and writing it, the audit's old values are exact, and check-ins of different members
+    never wait for each other.
     """
     rows = await session.execute(
         select(TrainingAttendance.member_id, TrainingAttendance.present, TrainingAttendance.source)

@@ -145,7 +145,7 @@ findings AS (
             'employer', o.employer, 'months', o.months, 'income', o.income::text,
             'source', o.source
         ) END AS old,
-        -- A new month's row names its month, as `households.service.put_employment` does.
+        -- A new month's row names its month, as `households.service.write_employment` does.
         CASE WHEN o.member_id IS NULL THEN jsonb_build_object(
             'period', jsonb_build_object('old', NULL, 'new', $13::text)
         ) ELSE '{}'::jsonb END AS extra

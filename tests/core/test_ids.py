@@ -28,7 +28,7 @@ def test_ids_of_later_milliseconds_sort_after_earlier_ones() -> None:
     first = uuid7()
     time.sleep(0.002)
     assert uuid7() > first
-    assert str(uuid7()) > str(first)  # as text, too: what clients and the cursor compare
+    assert str(uuid7()) > str(first)  # as text, too: what clients sort
 
 
 async def test_the_database_makes_the_same_layout(db) -> None:
