@@ -31,6 +31,7 @@ from app.trainings.router import me as trainings_me_router
 from app.trainings.router import members as member_trainings_router
 from app.trainings.router import router as trainings_router
 from app.visits.router import router as visits_router
+from app.visits.writer import VisitWriter
 
 DESCRIPTION = """
 稳岗 (wengang): the backend of village employment-assistance coordinators.
@@ -45,6 +46,12 @@ stable `code`. Everything is scoped to your regions: an object outside them answ
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database(settings)
+    app.state.visit_writer = VisitWriter(
+        app.state.db,
+        lanes=settings.visit_write_lanes,
+        batch=settings.visit_write_batch,
+        review_metres=settings.visit_max_distance_km * 1000,
+    )
     app.state.redis = app.state.arq = await connect_redis(settings)
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     app.state.metrics.pool.pool = app.state.db.engine.pool

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     feed_token: str = DEV_FEED_TOKEN
 
     visit_max_distance_km: float = DEFAULT_VISIT_MAX_DISTANCE_KM
+    # Visits are written by this many statements at once per process, each taking up to
+    # `visit_write_batch` of the uploads waiting (app/visits/writer.py, docs/benchmarks.md).
+    visit_write_lanes: int = Field(default=4, ge=1)
+    visit_write_batch: int = Field(default=16, ge=1)
 
     # Login throttling: failed attempts per account, attempts per client address.
     login_account_max_failures: int = 5

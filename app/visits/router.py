@@ -6,8 +6,14 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, Staff
-from app.core.db import DriverConnection, ReadSession
+from app.auth.deps import (
+    AUTHENTICATED_RESPONSES,
+    BEARER_SECURITY,
+    STAFF_ROLES,
+    Staff,
+    resolve_caller,
+)
+from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router, instant_from, instant_to
@@ -35,22 +41,19 @@ router = api_router(
             service.MemberNotInHousehold,
         ),
     },
+    openapi_extra=BEARER_SECURITY,
 )
-async def record_visit(
-    body: VisitIn,
-    connection: DriverConnection,
-    caller: Staff,
-    actor: CurrentActor,
-    request: Request,
-) -> Response:
+async def record_visit(body: VisitIn, request: Request) -> Response:
     """Records a visit to a household in your villages, and what it found about members
     (this month's employment, intent) in the same transaction. The phone picks `id`: sending
     the same id and body again answers the stored visit (200) without a second row; the same
     id with a different body answers 409. A location farther from the village's recorded
-    centre than policy allows is accepted and flagged `needs_review`."""
-    visit, created = await service.record_visit(
-        connection, caller, actor, body, request.app.state.settings.visit_max_distance_km
-    )
+    centre than policy allows is accepted and flagged `needs_review`. Coordinators, managers
+    and admins only."""
+    # The caller is resolved here rather than by dependencies: this is the hottest write
+    # (see `app.auth.deps.resolve_caller`). A body that does not validate answers 422 first.
+    caller, actor = await resolve_caller(request, STAFF_ROLES)
+    visit, created = await service.record_visit(request.app.state.visit_writer, caller, actor, body)
     # Serialised here, once: the model was just built from the stored row.
     return Response(
         visit.model_dump_json(),

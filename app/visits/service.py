@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +20,9 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import current_period
 from app.households import service as households
-from app.policy.values import ObservationSource
-from app.visits import write
 from app.visits.models import Visit
 from app.visits.schemas import VisitIn, VisitOut
+from app.visits.writer import PendingVisit, VisitWriter
 
 
 class VisitIdConflict(Conflict):
@@ -45,53 +45,40 @@ def visit_out(row: Mapping[str, Any] | asyncpg.Record) -> VisitOut:
 
 
 async def record_visit(
-    connection: asyncpg.Connection,
-    principal: Principal,
-    actor: Actor,
-    body: VisitIn,
-    max_distance_km: float,
+    writer: VisitWriter, principal: Principal, actor: Actor, body: VisitIn
 ) -> tuple[VisitOut, bool]:
     """The visit and whether it was created now (False: an identical retry).
 
-    One statement (`write.RECORD_VISIT`): on its own it is a transaction; inside a caller's
-    transaction it is part of that."""
+    Written by `writer`, in one statement (`write.RECORD_VISITS`) with whichever uploads wait
+    at the same moment: atomic for each visit, on its own or in a batch."""
     # The body as the model reads it (defaults filled in, fields in a fixed order): hashed to
-    # recognise a retry, and handed to the statement, which reads the member updates from it.
+    # recognise a retry, and handed to the statement, which reads the visit from it.
     sent = body.model_dump_json()
     digest = hashlib.sha256(sent.encode()).hexdigest()
     lows, highs = principal.scope.code_ranges()
-    location = body.location
-    row = await connection.fetchrow(
-        write.RECORD_VISIT,
-        body.id,
-        body.household_id,
-        principal.id,
-        lows,
-        highs,
-        body.visited_at,
-        body.method.value,
-        location.lat if location else None,
-        location.lon if location else None,
-        body.notes,
-        digest,
-        max_distance_km * 1000,
-        current_period(body.visited_at),
-        sent,
-        actor.role,
-        actor.request_id,
-        actor.client_address,
-        ObservationSource.visit.value,
+    meta = {
+        "coordinator_id": str(principal.id),
+        "lows": lows,
+        "highs": highs,
+        "request_hash": digest,
+        "period": current_period(body.visited_at),
+        "actor_role": actor.role,
+        "request_id": actor.request_id,
+        "client_address": actor.client_address,
+    }
+    row = await writer.write(
+        PendingVisit(
+            id=body.id,
+            household_id=body.household_id,
+            payload=f'{{"meta":{json.dumps(meta)},"body":{sent}}}',
+        )
     )
-    assert row is not None  # the statement always answers one row
     if not row["household_found"]:
         raise households.HouseholdNotFound()
     if row["strangers"]:
         raise MemberNotInHousehold(
-            "以下成员不属于该户：" + ", ".join(str(m) for m in row["strangers"])
+            "以下成员不属于该户：" + ", ".join(str(m) for m in sorted(row["strangers"]))
         )
-    if row["id"] is None:  # a concurrent upload of this id committed after our snapshot
-        row = await connection.fetchrow(write.STORED_VISIT, body.id)
-        assert row is not None
     if not row["created"] and row["request_hash"] != digest:
         raise VisitIdConflict("同一走访编号的内容与已保存的不同，请为新的走访生成新的编号")
     return visit_out(row), row["created"]
