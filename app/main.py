@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
+from app.auth.callers import AccountReader
 from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
@@ -46,6 +47,9 @@ stable `code`. Everything is scoped to your regions: an object outside them answ
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database(settings)
+    app.state.accounts = AccountReader(
+        app.state.db, lanes=settings.account_read_lanes, batch=settings.account_read_batch
+    )
     app.state.visit_writer = VisitWriter(
         app.state.db,
         lanes=settings.visit_write_lanes,

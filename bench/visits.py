@@ -34,9 +34,13 @@ end
 request = function()
   local h = households[math.random(#households)]
   local updates = {}
+  -- Findings that change from one visit to the next, so every upsert is a real update and
+  -- every audit row records a change.
   for i = 2, 4 do
+    local intent = (math.random(2) == 1) and "就近" or "外出"
     updates[#updates + 1] = '{"member_id":"' .. h[i] .. '","employment":{"status":"务工",' ..
-      '"region":"县内","channel":"就业帮扶车间","months":8},"intent":{"intent":"就近"}}'
+      '"region":"县内","channel":"就业帮扶车间","months":' .. math.random(1, 12) ..
+      '},"intent":{"intent":"' .. intent .. '"}}'
   end
   local body = '{"id":"' .. uuid4() .. '","household_id":"' .. h[1] ..
     '","visited_at":"2026-11-20T10:30:00+08:00","method":"in_person",' ..

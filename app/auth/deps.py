@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from app.audit.service import Actor
-from app.auth.models import AccountKind, Role, UserAccount, UserRegion
+from app.auth import callers
+from app.auth.callers import PRINCIPAL_COLUMNS, AccountSnapshot
+from app.auth.models import AccountKind, Role
 from app.core.config import Settings
-from app.core.db import Database
 from app.core.errors import Forbidden, InvalidToken, TokenExpired, Unauthorized, problem_responses
 from app.core.logging import request_id_var
 from app.core.scope import Scope
@@ -32,23 +30,6 @@ bearer = OAuth2PasswordBearer(
     auto_error=False,
     description="Access JWT from any of the login endpoints.",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSnapshot:
-    """The `user_account` columns requests use, of the caller, as read for this request
-    (what `auth.service.user_out` shows and what services read of the caller)."""
-
-    id: uuid.UUID
-    kind: str
-    role: str
-    username: str | None
-    display_name: str
-    phone_cipher: bytes | None
-    wechat_openid: str | None
-    member_id: uuid.UUID | None
-    is_active: bool
-    tokens_valid_after: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,29 +67,13 @@ async def get_settings_dep(request: Request) -> Settings:
 
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
-_account = UserAccount.__table__
-# Only what requests use (the snapshot's fields, in order): every column decoded costs time on
-# every request.
-_PRINCIPAL_COLUMNS = tuple(field.name for field in fields(AccountSnapshot))
-_principal_statement = select(
-    *(_account.c[name] for name in _PRINCIPAL_COLUMNS),
-    select(func.array_agg(UserRegion.region_code))
-    .where(UserRegion.user_id == _account.c.id)
-    .correlate(_account)
-    .scalar_subquery()
-    .label("region_codes"),
-).where(_account.c.id == bindparam("user_id"))
-# Compiled once: every authenticated request runs it, and SQLAlchemy's per-execution work
-# (statement cache lookup, result processing) costs several times the database round trip.
-_principal_sql = str(_principal_statement.compile(dialect=asyncpg_dialect()))
-
 
 async def get_principal(
     request: Request, token: Annotated[str | None, Depends(bearer)]
 ) -> Principal:
     """The caller's account: one autocommit query read with the driver directly (no
-    BEGIN/COMMIT, no ORM), on the endpoint's driver connection when it holds one, else on one
-    borrowed from the driver pool for this query."""
+    BEGIN/COMMIT, no ORM), on the endpoint's driver connection when it holds one, else shared
+    with the reads of concurrent requests (`callers.AccountReader`)."""
     return await read_principal(request, token)
 
 
@@ -121,15 +86,14 @@ async def read_principal(request: Request, token: str | None) -> Principal:
     claims = decode_access_token(request.app.state.settings, token)
     held: asyncpg.Connection | None = getattr(request.state, "driver_connection", None)
     if held is not None:  # the endpoint's own connection (`DriverConnection`)
-        record = await held.fetchrow(_principal_sql, claims.subject)
+        record = await callers.read_one(held, claims.subject)
     else:
-        database: Database = request.app.state.db
-        async with database.driver_connection() as connection:
-            record = await connection.fetchrow(_principal_sql, claims.subject)
+        accounts: callers.AccountReader = request.app.state.accounts
+        record = await accounts.read(claims.subject)
     if record is None:
         raise InvalidToken("令牌对应的账号不存在")
     # The snapshot's columns in its field order, then `region_codes` (NULL without regions).
-    row = AccountSnapshot(*record[: len(_PRINCIPAL_COLUMNS)])
+    row = AccountSnapshot(*record[: len(PRINCIPAL_COLUMNS)])
     if not row.is_active:
         raise Unauthorized("账号已停用")
     # `iat` has whole seconds: a token from the very second of a logout counts as before it.

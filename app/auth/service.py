@@ -10,7 +10,8 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
-from app.auth.deps import AccountSnapshot, Principal
+from app.auth.callers import AccountSnapshot
+from app.auth.deps import Principal
 from app.auth.models import AccountKind, Role, UserAccount, UserRegion
 from app.auth.schemas import TokenResponse, UserOut
 from app.auth.throttle import LoginThrottle

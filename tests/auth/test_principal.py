@@ -6,18 +6,18 @@ import dataclasses
 
 import pytest
 
-from app.auth.deps import _PRINCIPAL_COLUMNS, AccountSnapshot
+from app.auth.callers import PRINCIPAL_COLUMNS, AccountSnapshot
 from app.auth.models import Role, UserAccount
 from tests.conftest import TEST_PASSWORD
 
 
 def test_the_snapshot_fields_are_account_columns():
     """The per-request query selects exactly the snapshot's fields, so each must be a column."""
-    assert set(_PRINCIPAL_COLUMNS) <= set(UserAccount.__table__.columns.keys())
+    assert set(PRINCIPAL_COLUMNS) <= set(UserAccount.__table__.columns.keys())
 
 
 def test_the_snapshot_is_read_only():
-    snapshot = AccountSnapshot(**{name: None for name in _PRINCIPAL_COLUMNS})
+    snapshot = AccountSnapshot(**{name: None for name in PRINCIPAL_COLUMNS})
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.role = "admin"
     with pytest.raises((AttributeError, TypeError)):
