@@ -163,7 +163,7 @@ new_employment AS (
         channel = excluded.channel, employer = excluded.employer, months = excluded.months,
         income = excluded.income, source = excluded.source,
         observed_at = excluded.observed_at, updated_at = excluded.updated_at
-    RETURNING me.member_id
+    RETURNING me.member_id, me.xmax = 0 AS inserted
 ),
 new_intents AS (
     INSERT INTO member_intent AS mi (
@@ -180,7 +180,17 @@ new_intents AS (
         training_needs = excluded.training_needs,
         wanted_job_types = excluded.wanted_job_types, source = excluded.source,
         observed_at = excluded.observed_at, updated_at = excluded.updated_at
-    RETURNING mi.member_id
+    RETURNING mi.member_id, mi.xmax = 0 AS inserted
+),
+-- Rows another transaction inserted after this statement's snapshot: the upsert updated them
+-- though the audit has no old values. The statement then fails as a serialization failure
+-- (`audit` below) and the writer runs it again, when those rows are visible.
+raced AS (
+    SELECT n.member_id FROM new_employment AS n CROSS JOIN old_employment AS o
+    WHERE NOT n.inserted AND NOT o.rows ? n.member_id::text
+    UNION ALL
+    SELECT n.member_id FROM new_intents AS n CROSS JOIN old_intents AS o
+    WHERE NOT n.inserted AND NOT o.rows ? n.member_id::text
 ),
 findings AS (
     SELECT e.village_code, e.coordinator_id, e.actor_role, e.request_id, e.client_address,
@@ -239,6 +249,8 @@ audit AS (
         ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
         c.changes, c.request_id, c.client_address
     FROM changes AS c
+    WHERE NOT EXISTS (SELECT 1 FROM raced)
+        OR raise_serialization_failure('a member''s row was written concurrently; try again')
 )
 SELECT s.position, t.id IS NOT NULL AS household_found,
     coalesce(x.ids, '{}') AS strangers, v.*

@@ -21,6 +21,9 @@ from app.core.db import Database
 from app.policy.values import ObservationSource
 from app.visits import write
 
+# Runs of a statement that met a concurrent write (`asyncpg.SerializationError`).
+_ATTEMPTS = 3
+
 
 @dataclass(frozen=True, slots=True)
 class PendingVisit:
@@ -62,9 +65,20 @@ class VisitWriter:
     async def _run(self, batch: Sequence[PendingVisit]) -> list[asyncpg.Record]:
         payload = "[" + ",".join(visit.payload for visit in batch) + "]"
         async with self._database.driver_connection() as connection:
-            rows = await connection.fetch(
-                write.RECORD_VISITS, payload, self._review_metres, ObservationSource.visit.value
-            )
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    rows = await connection.fetch(
+                        write.RECORD_VISITS,
+                        payload,
+                        self._review_metres,
+                        ObservationSource.visit.value,
+                    )
+                    break
+                except asyncpg.SerializationError:
+                    # Another process wrote a row of these members after the snapshot (see
+                    # `raced` in the statement): nothing was written; now it is visible.
+                    if attempt == _ATTEMPTS:
+                        raise
             # A visit found neither new nor stored: a concurrent upload of its id (from another
             # process) committed after the statement took its snapshot. Its row is read now.
             return [

@@ -25,6 +25,7 @@ from app.auth.models import Role
 from app.core.periods import current_period
 from app.core.scope import code_range
 from app.households.models import MemberEmployment, MemberIntent
+from app.visits import write
 from app.visits.models import Visit
 from app.visits.schemas import VisitIn
 from app.visits.writer import PendingVisit, VisitWriter
@@ -489,3 +490,55 @@ async def test_a_batch_answers_each_upload_for_itself(
     new_events = await _audit(db, uuid.UUID(bodies[201]["id"]), *(m.id for m in members))
     assert sorted(e.entity for e in new_events) == ["member_employment", "member_intent", "visit"]
     assert (await db.get(MemberEmployment, (members[0].id, "2026-11"))).months == 7
+
+
+async def test_a_row_written_by_another_process_meanwhile_is_audited_as_replaced(
+    app, client, make_user, auth, household, db
+):
+    """Another process writes a member's first row of the month after this statement's
+    snapshot: the statement meets it in its upsert, gives up as a serialization failure and is
+    run again, so the audit records an update of that row, not a second create."""
+    (home, members) = household
+    coordinator = await make_user(Role.coordinator, [VILLAGE_A])
+    elsewhere = _pending(
+        coordinator.id,
+        _body(home.id, member_updates=_findings(members, months=3, region="县内", intent="外出")),
+    )
+    ours = _body(home.id, member_updates=_findings(members, months=9, region="省外", intent="就近"))
+    async with app.state.db.driver_connection() as other:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.fetch(write.RECORD_VISITS, f"[{elsewhere.payload}]", 5000.0, "visit")
+        sent = asyncio.ensure_future(
+            client.post("/api/v1/visits", json=ours, headers=auth(coordinator))
+        )
+        try:
+            await _until_waiting_on_a_lock(db, sent)
+        finally:
+            await transaction.commit()
+        response = await asyncio.wait_for(sent, 5)
+    assert response.status_code == 201, response.text
+
+    created, updated = await _audit(db, members[0].id)
+    assert (created.action, updated.action) == ("create", "update")
+    assert updated.changes["months"] == {"old": 3, "new": 9}
+    assert updated.changes["work_region"] == {"old": "县内", "new": "省外"}
+    intent_created, intent_updated = await _audit(db, members[1].id)
+    assert (intent_created.action, intent_updated.action) == ("create", "update")
+    assert intent_updated.changes["intent"] == {"old": "外出", "new": "就近"}
+    assert (await db.get(MemberEmployment, (members[0].id, "2026-11"))).months == 9
+
+
+async def _until_waiting_on_a_lock(db, sent: asyncio.Future) -> None:
+    deadline = time.monotonic() + 5
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    # The activity view is read once per transaction unless its snapshot is cleared.
+    while (await db.execute(text("SELECT pg_stat_clear_snapshot()"))) and (
+        await db.execute(query)
+    ).scalar_one() == 0:
+        assert not sent.done(), f"answered without waiting: {sent.result().text}"
+        assert time.monotonic() < deadline, "timed out waiting for the upload to meet the lock"
+        await asyncio.sleep(0.01)
