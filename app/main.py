@@ -59,6 +59,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = app.state.arq = await connect_redis(settings)
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     app.state.metrics.pool.pool = app.state.db.engine.pool
+    app.state.metrics.batches.batchers = [
+        app.state.accounts.batcher,
+        app.state.visit_writer.batcher,
+    ]
     # Everything alive now (modules, routes, schemas) lives as long as the process: moving it
     # out of the collector's reach keeps full collections from pausing requests for 100+ ms.
     gc.collect()

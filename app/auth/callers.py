@@ -72,13 +72,13 @@ async def read_one(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncp
 class AccountReader:
     def __init__(self, database: Database, *, lanes: int, batch: int) -> None:
         self._database = database
-        self._batcher: Batcher[uuid.UUID, asyncpg.Record | None] = Batcher(
+        self.batcher: Batcher[uuid.UUID, asyncpg.Record | None] = Batcher(
             self._run, name="account reads", lanes=lanes, batch=batch
         )
 
     async def read(self, user_id: uuid.UUID) -> asyncpg.Record | None:
         """As `read_one`, on a connection of the driver pool, shared with concurrent reads."""
-        return await self._batcher.submit(user_id)
+        return await self.batcher.submit(user_id)
 
     async def _run(self, user_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record | None]:
         async with self._database.driver_connection() as connection:

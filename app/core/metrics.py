@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by route template, latency, and database pool use."""
+"""Prometheus metrics: requests by route template, latency, database pool use, and how well
+concurrent requests share statements (`core.batching`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from sqlalchemy.pool import QueuePool
+
+    from app.core.batching import Batcher
 
 
 class PoolCollector(Collector):
@@ -33,6 +36,33 @@ class PoolCollector(Collector):
         )
 
 
+class BatchCollector(Collector):
+    """Each batcher's counters, read at scrape time: items per call is the batching achieved."""
+
+    def __init__(self) -> None:
+        self.batchers: list[Batcher] = []  # type: ignore[type-arg]
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        calls = CounterMetricFamily(
+            "batch_calls", "Statements run by a batcher", labels=["batcher"]
+        )
+        items = CounterMetricFamily(
+            "batch_items", "Items through those statements", labels=["batcher"]
+        )
+        failed = CounterMetricFamily(
+            "batch_failed_batches",
+            "Batches that failed and were run item by item",
+            labels=["batcher"],
+        )
+        waiting = GaugeMetricFamily("batch_waiting", "Items waiting for a lane", labels=["batcher"])
+        for batcher in self.batchers:
+            calls.add_metric([batcher.name], batcher.calls)
+            items.add_metric([batcher.name], batcher.items)
+            failed.add_metric([batcher.name], batcher.failed_batches)
+            waiting.add_metric([batcher.name], batcher.waiting)
+        yield from (calls, items, failed, waiting)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -51,6 +81,8 @@ class Metrics:
         )
         self.pool = PoolCollector()
         self.registry.register(self.pool)
+        self.batches = BatchCollector()
+        self.registry.register(self.batches)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -38,7 +38,7 @@ class VisitWriter:
     def __init__(self, database: Database, *, lanes: int, batch: int, review_metres: float):
         self._database = database
         self._review_metres = review_metres
-        self._batcher: Batcher[PendingVisit, asyncpg.Record] = Batcher(
+        self.batcher: Batcher[PendingVisit, asyncpg.Record] = Batcher(
             self._run,
             name="visits",
             lanes=lanes,
@@ -48,19 +48,19 @@ class VisitWriter:
 
     async def write(self, visit: PendingVisit) -> asyncpg.Record:
         """The statement's answer row for this visit, once written."""
-        return await self._batcher.submit(visit)
+        return await self.batcher.submit(visit)
 
     @property
     def statements(self) -> int:
-        return self._batcher.calls
+        return self.batcher.calls
 
     @property
     def visits(self) -> int:
-        return self._batcher.items
+        return self.batcher.items
 
     @property
     def failed_batches(self) -> int:
-        return self._batcher.failed_batches
+        return self.batcher.failed_batches
 
     async def _run(self, batch: Sequence[PendingVisit]) -> list[asyncpg.Record]:
         payload = "[" + ",".join(visit.payload for visit in batch) + "]"

@@ -46,3 +46,20 @@ async def test_metrics_by_route_template_and_pool(client, make_user, auth):
     assert "http_request_duration_seconds_bucket" in text
     assert "db_pool_size" in text
     assert "db_pool_checked_out" in text
+
+
+async def test_metrics_show_how_requests_share_statements(client, make_user, auth):
+    admin = await make_user(Role.admin)
+    before = _sample(
+        (await client.get("/metrics")).text, 'batch_items_total{batcher="account reads"}'
+    )
+    await client.get("/api/v1/me", headers=auth(admin))
+    text = (await client.get("/metrics")).text
+    assert _sample(text, 'batch_items_total{batcher="account reads"}') == before + 1
+    for name in ("batch_calls_total", "batch_failed_batches_total", "batch_waiting"):
+        assert f'{name}{{batcher="visits"}}' in text
+
+
+def _sample(text: str, name: str) -> float:
+    (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(line.rsplit(" ", 1)[1])

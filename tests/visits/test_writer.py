@@ -71,8 +71,8 @@ async def _until(condition: Callable[[], bool], what: str, seconds: float = 5.0)
 
 
 def _queued(writer: VisitWriter) -> int:
-    """Uploads waiting for a lane: the writer's private queue, read by tests only."""
-    return len(writer._batcher._waiting)
+    """Uploads waiting for a lane."""
+    return writer.batcher.waiting
 
 
 @asynccontextmanager
