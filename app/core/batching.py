@@ -52,7 +52,7 @@ class Batcher(Generic[T, R]):
     ) -> None:
         """`run` answers one result per item, in order."""
         self._run = run
-        self._name = name
+        self.name = name
         self._lanes = max(1, lanes)
         self._batch = max(1, batch)
         self._keys = keys
@@ -62,6 +62,11 @@ class Batcher(Generic[T, R]):
         self._lane_tasks: set[asyncio.Task[None]] = set()
         # Calls of `run`, items through them, and batches that failed (then run item by item).
         self.calls = self.items = self.failed_batches = 0
+
+    @property
+    def waiting(self) -> int:
+        """Items waiting for a lane now."""
+        return len(self._waiting)
 
     async def submit(self, item: T) -> R:
         """`run`'s result for this item, once its batch has run."""
@@ -116,7 +121,7 @@ class Batcher(Generic[T, R]):
                 return
             self.failed_batches += 1
             log.warning(
-                "a batch of %d %s failed (%r); running each alone", len(batch), self._name, error
+                "a batch of %d %s failed (%r); running each alone", len(batch), self.name, error
             )
             for waiting in batch:
                 try:
