@@ -13,7 +13,7 @@ from app.core.errors import BadRequest, Forbidden, problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
-from app.households import service
+from app.households import employment, service
 from app.households.id_number import InvalidIdNumber
 from app.households.schemas import (
     EmploymentIn,
@@ -186,7 +186,7 @@ async def put_employment(
     session: Session,
 ) -> EmploymentOut:
     """Creates or replaces the member's employment for that month (source `manual`)."""
-    return await service.put_employment(session, caller, actor, member_id, period, body)
+    return await employment.put_employment(session, caller, actor, member_id, period, body)
 
 
 @members.put(
@@ -199,7 +199,7 @@ async def put_intent(
     member_id: uuid.UUID, body: IntentIn, caller: Staff, actor: CurrentActor, session: Session
 ) -> IntentOut:
     """外出 / 就近 / 无意愿; 无意愿 needs a reason (those are kept as a ledger)."""
-    return await service.put_intent(session, caller, actor, member_id, body)
+    return await employment.put_intent(session, caller, actor, member_id, body)
 
 
 @members.post(

@@ -1,7 +1,8 @@
 """The stored columns of a member's employment and intent, from what was typed or observed.
 
-`households.service` writes them (PUT employment and intent); a visit writes the same columns in
-SQL (`app/visits/write.py`), and a test holds the two to the same audit trail.
+`households.employment` writes them (PUT employment and intent, a hire's employment); a visit
+writes the same columns in SQL (`app/visits/write.py`), and a test holds the two to the same
+audit trail.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from app.auth.deps import Principal
 from app.core.errors import Conflict, NotFound
 from app.core.periods import current_period, today
 from app.households import service as households
+from app.households.employment import write_employment
 from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import EmploymentIn
 from app.households.service import MemberNotFound, visible_households
@@ -262,7 +263,7 @@ async def _record_hire(
 ) -> None:
     """This month's employment of the hired member: 务工 at the job's location and employer,
     by the channel policy gives the job's source; months and income already recorded stay.
-    Written and audited by `households.service.write_employment`, as a PUT of it is.
+    Written and audited by `households.employment.write_employment`, as a PUT of it is.
 
     The push stays in the village it was made in, one of the caller's, so the caller records
     the hire on it whatever has happened since. The employment belongs to the member where
@@ -292,7 +293,7 @@ async def _record_hire(
             income=row.income if row else None,
         )
 
-    await households.write_employment(
+    await write_employment(
         session,
         actor,
         push.member_id,

@@ -201,7 +201,7 @@ findings AS (
             'income', e.income::numeric(12, 2)::text, 'source', $3::text
         ) AS new,
         o.rows -> e.member_id::text AS old,
-        -- A new month's row names its month, as `households.service.write_employment` does.
+        -- A new month's row names its month, as `households.employment.write_employment` does.
         CASE WHEN NOT o.rows ? e.member_id::text THEN jsonb_build_object(
             'period', jsonb_build_object('old', NULL, 'new', e.period)
         ) ELSE '{}'::jsonb END AS extra
