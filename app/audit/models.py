@@ -27,7 +27,9 @@ class AuditEvent(Base):
     id: Mapped[uuid.UUID] = mapped_column(
         primary_key=True, default=uuid7, server_default=text("uuid_v7()")
     )
-    occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # When written, not when the transaction began: a write that waited on a lock comes after
+    # the one it waited for.
+    occurred_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
     actor_id: Mapped[uuid.UUID | None]  # None: a system job
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))  # create, update, delete, reveal

@@ -1,8 +1,8 @@
 """Reading the caller's account: the one query every authenticated request makes.
 
-On a connection the request already holds, it is read there (`read_one`); otherwise through
-`AccountReader`, which reads the accounts of the requests waiting at the same moment with one
-statement (`app.core.batching`): under load, one round trip serves many requests.
+`AccountReader` reads the accounts of the requests waiting at the same moment with one
+statement (`app.core.batching`): under load, one round trip serves many requests. No request
+holds a driver connection while it waits, so any pool size serves any load.
 """
 
 from __future__ import annotations
@@ -64,11 +64,6 @@ _MANY = str(
 )
 
 
-async def read_one(connection: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
-    """The account's snapshot columns, then `region_codes` (NULL without regions)."""
-    return await connection.fetchrow(_ONE, user_id)
-
-
 class AccountReader:
     def __init__(self, database: Database, *, lanes: int, batch: int) -> None:
         self._database = database
@@ -77,7 +72,8 @@ class AccountReader:
         )
 
     async def read(self, user_id: uuid.UUID) -> asyncpg.Record | None:
-        """As `read_one`, on a connection of the driver pool, shared with concurrent reads."""
+        """The account's snapshot columns, then `region_codes` (NULL without regions); None
+        without such an account."""
         return await self.batcher.submit(user_id)
 
     async def _run(self, user_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record | None]:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
@@ -72,8 +71,8 @@ async def get_principal(
     request: Request, token: Annotated[str | None, Depends(bearer)]
 ) -> Principal:
     """The caller's account: one autocommit query read with the driver directly (no
-    BEGIN/COMMIT, no ORM), on the endpoint's driver connection when it holds one, else shared
-    with the reads of concurrent requests (`callers.AccountReader`)."""
+    BEGIN/COMMIT, no ORM), shared with the reads of concurrent requests
+    (`callers.AccountReader`)."""
     return await read_principal(request, token)
 
 
@@ -84,12 +83,8 @@ async def read_principal(request: Request, token: str | None) -> Principal:
         raise Unauthorized("缺少访问令牌（Authorization: Bearer …）")
     # Straight from the app, not through `AppSettings`: one dependency less on every request.
     claims = decode_access_token(request.app.state.settings, token)
-    held: asyncpg.Connection | None = getattr(request.state, "driver_connection", None)
-    if held is not None:  # the endpoint's own connection (`DriverConnection`)
-        record = await callers.read_one(held, claims.subject)
-    else:
-        accounts: callers.AccountReader = request.app.state.accounts
-        record = await accounts.read(claims.subject)
+    accounts: callers.AccountReader = request.app.state.accounts
+    record = await accounts.read(claims.subject)
     if record is None:
         raise InvalidToken("令牌对应的账号不存在")
     # The snapshot's columns in its field order, then `region_codes` (NULL without regions).
@@ -149,10 +144,10 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
 # FastAPI resolves every dependency of a request anew, and on this machine each costs tens of
-# microseconds (docs/benchmarks.md, Visits): a third of a visit's time in the worker went to the
-# five behind `Staff`, `CurrentActor` and `DriverConnection`. The hot write path resolves its
-# caller with these plain functions instead, and documents the security it checks with
-# `BEARER_SECURITY`.
+# microseconds (docs/benchmarks.md, Visits): a third of a visit's time in the worker went to
+# the five behind `Staff`, `CurrentActor` and the endpoint's connection. The hot write path
+# resolves its caller with these plain functions instead, and documents the security it checks
+# with `BEARER_SECURITY`.
 BEARER_SECURITY: dict[str, Any] = {"security": [{bearer.scheme_name: []}]}
 
 

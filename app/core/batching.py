@@ -3,9 +3,10 @@
 A short statement costs the database (and the worker) far more to send, start and commit than
 to handle one more row, and on a small machine concurrent statements mostly compete for its
 cores. A `Batcher` runs its work through a few lanes: an item submitted while a lane is free
-runs at once, alone; items submitted while every lane is busy wait, and the next free lane
-takes all of them (up to `batch`) into one call. Under a trickle nothing waits; under a burst
-the queue drains in batches (docs/benchmarks.md, Visits).
+runs at the loop's next turn (with any submitted in the same turn); items submitted while every
+lane is busy wait, and the next free lane takes all of them (up to `batch`) into one call.
+Under a trickle nothing waits; under a burst the queue drains in batches (docs/benchmarks.md,
+Visits).
 
 Items that must not run together (say, two writes to one household) share a key: an item whose
 key is in a running batch waits for that batch. If a batch fails, each of its items is run
@@ -115,6 +116,8 @@ class Batcher(Generic[T, R]):
     async def _run_batch(self, batch: Sequence[_Waiting[T, R]]) -> None:
         try:
             results = await self._call([waiting.item for waiting in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} {self.name}")
         except Exception as error:
             if len(batch) == 1:
                 _settle(batch[0].answer, error=error)

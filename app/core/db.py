@@ -152,20 +152,3 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-
-
-async def get_driver_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    database: Database = request.app.state.db
-    async with database.driver_connection() as connection:
-        # Kept on the request so that the caller's account is read on this same connection:
-        # one checkout per request, and never one held while waiting for another.
-        request.state.driver_connection = connection
-        try:
-            yield connection
-        finally:
-            del request.state.driver_connection
-
-
-# For endpoints whose write is one statement: atomic by itself, one round trip. Declared before
-# the caller's dependencies (`Staff`, `CurrentUser`), the account is read on it too.
-DriverConnection = Annotated[asyncpg.Connection, Depends(get_driver_connection, scope="function")]

@@ -276,8 +276,9 @@ async def test_an_unknown_household_is_404_and_a_manager_may_visit(
 
 
 async def test_one_driver_connection_is_enough(make_user, auth, household, settings):
-    """The account is read on the visit's own connection: a request never holds one driver
-    connection while waiting for another, so even a pool of one serves concurrent uploads."""
+    """A request never holds a driver connection while waiting for another (the account read
+    and the visit's statement each borrow one), so even a pool of one serves concurrent
+    uploads."""
     import asyncio
 
     import httpx
