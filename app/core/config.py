@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     visit_write_lanes: int = Field(default=4, ge=1)
     visit_write_batch: int = Field(default=16, ge=1)
     # The same for reading the callers' accounts (app/auth/callers.py).
-    account_read_lanes: int = Field(default=4, ge=1)
+    account_read_lanes: int = Field(default=2, ge=1)
     account_read_batch: int = Field(default=32, ge=1)
 
     # Login throttling: failed attempts per account, attempts per client address.
