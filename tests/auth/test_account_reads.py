@@ -8,10 +8,9 @@ test queue behind it, and when the lock goes they are read together in one call.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from sqlalchemy import text
 
 from app.auth.callers import AccountReader
 from app.auth.models import Role, UserAccount
+from tests.waiting import swapped, until
 
 ME = "/api/v1/me"
 
@@ -26,22 +26,9 @@ ME = "/api/v1/me"
 # --- Arranging -------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _reading_with(app: Any, reader: AccountReader) -> AsyncIterator[AccountReader]:
+def _reading_with(app: Any, reader: AccountReader) -> AbstractAsyncContextManager[AccountReader]:
     """`reader` reads the app's callers for the block."""
-    previous = app.state.accounts
-    app.state.accounts = reader
-    try:
-        yield reader
-    finally:
-        app.state.accounts = previous
-
-
-async def _until(condition: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
+    return swapped(app.state, "accounts", reader)
 
 
 def _queued(reader: AccountReader) -> int:
@@ -69,9 +56,9 @@ async def _in_one_batch(
             await lock.execute(text("LOCK TABLE user_account IN ACCESS EXCLUSIVE MODE"))
             try:
                 first = asyncio.ensure_future(client.get(ME, headers=blocker))
-                await _until(lambda: reader.batcher.calls == 1, "the blocker's read")
+                await until(lambda: reader.batcher.calls == 1, "the blocker's read")
                 queued = [asyncio.ensure_future(client.get(ME, headers=h)) for h in headers]
-                await _until(lambda: _queued(reader) == len(headers), "the reads to queue")
+                await until(lambda: _queued(reader) == len(headers), "the reads to queue")
                 assert reader.batcher.calls == 1  # all wait while the lane is held
             finally:
                 await lock.rollback()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 import pytest
 
 from app.core.batching import Batcher
+from tests.waiting import until
 
 
 @pytest.fixture(autouse=True)
@@ -79,11 +79,8 @@ def _batcher(recording: Recording, *, lanes: int = 1, batch: int = 8) -> Batcher
     return Batcher(recording.run, name="test items", lanes=lanes, batch=batch, keys=recording.keys)
 
 
-async def _until(condition: Callable[[], bool], what: str, seconds: float = 1.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0)
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    await until(condition, what, seconds=1.0, poll=0)
 
 
 def _queued(batcher: Batcher[Any, Any]) -> list[Any]:

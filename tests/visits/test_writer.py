@@ -12,8 +12,8 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -31,6 +31,7 @@ from app.visits.schemas import VisitIn
 from app.visits.writer import PendingVisit, VisitWriter
 from tests.households.factories import PersonSpec, make_household
 from tests.visits.test_visits import VILLAGE_A, VILLAGE_B, _body
+from tests.waiting import swapped, until
 
 CLIENT_ADDRESS = "203.0.113.7"  # the test client's address (tests/conftest.py)
 
@@ -52,22 +53,9 @@ def _writer(app: Any, *, lanes: int = 1, batch: int = 16) -> VisitWriter:
     )
 
 
-@asynccontextmanager
-async def _serving(app: Any, writer: VisitWriter) -> AsyncIterator[VisitWriter]:
+def _serving(app: Any, writer: VisitWriter) -> AbstractAsyncContextManager[VisitWriter]:
     """`writer` writes the app's visits for the block."""
-    previous = app.state.visit_writer
-    app.state.visit_writer = writer
-    try:
-        yield writer
-    finally:
-        app.state.visit_writer = previous
-
-
-async def _until(condition: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
+    return swapped(app.state, "visit_writer", writer)
 
 
 def _queued(writer: VisitWriter) -> int:
@@ -84,7 +72,7 @@ async def _lane_held(app: Any, writer: VisitWriter, blocker: PendingVisit) -> As
         await lock.execute(text("LOCK TABLE visit IN SHARE MODE"))
         blocked = asyncio.ensure_future(writer.write(blocker))
         try:
-            await _until(lambda: writer.statements == started + 1, "the blocker's statement")
+            await until(lambda: writer.statements == started + 1, "the blocker's statement")
             yield
         finally:
             await lock.rollback()
@@ -193,7 +181,7 @@ async def test_concurrent_uploads_share_a_statement_and_keep_their_own_audit(
                 )
                 for n, body in enumerate(bodies)
             ]
-            await _until(lambda: _queued(writer) == len(bodies), "the uploads to queue")
+            await until(lambda: _queued(writer) == len(bodies), "the uploads to queue")
         responses = await asyncio.gather(*sent)
     assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
     statements, visits, failed = (a - b for a, b in zip(_counters(writer), before, strict=True))
@@ -270,7 +258,7 @@ async def test_two_uploads_of_one_household_are_written_one_after_the_other(
         if lanes == 1:  # both wait at the same moment, and may not share the batch
             async with _lane_held(app, writer, _pending(coordinator.id, _body(spare.id))):
                 sent = [send("a"), send("b")]
-                await _until(lambda: _queued(writer) == 2, "the uploads to queue")
+                await until(lambda: _queued(writer) == 2, "the uploads to queue")
         else:  # a free lane each, and may not run at once
             await _pending_write(writer, _pending(coordinator.id, _body(spare.id)))
             sent = [send("a"), send("b")]
@@ -346,7 +334,7 @@ async def test_one_id_sent_twice_at_once(
                 asyncio.ensure_future(client.post("/api/v1/visits", json=b, headers=headers))
                 for b in (body, other)
             ]
-            await _until(lambda: _queued(writer) == 2, "the uploads to queue")
+            await until(lambda: _queued(writer) == 2, "the uploads to queue")
         responses = await asyncio.gather(*sent)
     by_status = {r.status_code: r for r in responses}
     assert sorted(by_status) == expected, [r.text for r in responses]
@@ -392,7 +380,7 @@ async def test_a_failing_batch_is_written_again_visit_by_visit(app, make_user, d
     before = _counters(writer)
     async with _lane_held(app, writer, _pending(coordinator.id, _body(spare.id))):
         sent = [asyncio.ensure_future(writer.write(v)) for v in (good, bad_method, bad_period)]
-        await _until(lambda: _queued(writer) == 3, "the uploads to queue")
+        await until(lambda: _queued(writer) == 3, "the uploads to queue")
     row, method_error, period_error = await asyncio.gather(*sent, return_exceptions=True)
 
     # The blocker, the batch of three, then each of the three alone.
@@ -461,7 +449,7 @@ async def test_a_batch_answers_each_upload_for_itself(
                 )
                 for status, body in bodies.items()
             }
-            await _until(lambda: _queued(writer) == len(bodies), "the uploads to queue")
+            await until(lambda: _queued(writer) == len(bodies), "the uploads to queue")
         responses = dict(zip(sent, await asyncio.gather(*sent.values()), strict=True))
     statements, visits, failed = (a - b for a, b in zip(_counters(writer), before, strict=True))
     assert (statements, visits, failed) == (2, 5, 0)  # the blocker's, then one for all four
