@@ -79,6 +79,8 @@ async def record_visit(
         raise MemberNotInHousehold(
             "以下成员不属于该户：" + ", ".join(str(m) for m in sorted(row["strangers"]))
         )
+    if row["id"] is None:  # a concurrent upload of this id committed after our snapshot
+        row = await writer.stored(body.id)
     if not row["created"] and row["request_hash"] != digest:
         raise VisitIdConflict("同一走访编号的内容与已保存的不同，请为新的走访生成新的编号")
     return visit_out(row), row["created"]

@@ -62,6 +62,15 @@ class VisitWriter:
     def failed_batches(self) -> int:
         return self.batcher.failed_batches
 
+    async def stored(self, visit_id: uuid.UUID) -> asyncpg.Record:
+        """The visit a concurrent upload of this id stored (from another process): committed
+        after the statement took its snapshot, so the statement found it neither new nor
+        stored. Read apart from the batch: the batch has committed, whatever happens here."""
+        async with self._database.driver_connection() as connection:
+            row = await connection.fetchrow(write.STORED_VISIT, visit_id)
+        assert row is not None  # it conflicted with the statement's insert: it exists
+        return row
+
     async def _run(self, batch: Sequence[PendingVisit]) -> list[asyncpg.Record]:
         payload = "[" + ",".join(visit.payload for visit in batch) + "]"
         async with self._database.driver_connection() as connection:
@@ -79,11 +88,4 @@ class VisitWriter:
                     # `raced` in the statement): nothing was written; now it is visible.
                     if attempt == _ATTEMPTS:
                         raise
-            # A visit found neither new nor stored: a concurrent upload of its id (from another
-            # process) committed after the statement took its snapshot. Its row is read now.
-            return [
-                row
-                if row["id"] is not None or not row["household_found"] or row["strangers"]
-                else await connection.fetchrow(write.STORED_VISIT, visit.id)
-                for visit, row in zip(batch, rows, strict=True)
-            ]
+        return rows

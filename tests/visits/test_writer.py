@@ -530,3 +530,38 @@ async def _until_waiting_on_a_lock(db, sent: asyncio.Future) -> None:
         assert not sent.done(), f"answered without waiting: {sent.result().text}"
         assert time.monotonic() < deadline, "timed out waiting for the upload to meet the lock"
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("same_body", [True, False], ids=["same-body", "different-body"])
+async def test_an_id_stored_by_another_process_meanwhile_is_answered_from_it(
+    app, client, make_user, auth, household, db, same_body
+):
+    """Another process stores the same visit id after this statement's snapshot: the statement
+    writes nothing, then the stored visit is read apart from it and answered (200), or 409 when
+    its body differs."""
+    (home, _) = household
+    coordinator = await make_user(Role.coordinator, [VILLAGE_A])
+    body = _body(home.id)
+    theirs = body if same_body else {**body, "notes": "另一次上传"}
+    async with app.state.db.driver_connection() as other:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.fetch(
+            write.RECORD_VISITS, f"[{_pending(coordinator.id, theirs).payload}]", 5000.0, "visit"
+        )
+        sent = asyncio.ensure_future(
+            client.post("/api/v1/visits", json=body, headers=auth(coordinator))
+        )
+        try:
+            await _until_waiting_on_a_lock(db, sent)
+        finally:
+            await transaction.commit()
+        response = await asyncio.wait_for(sent, 5)
+    if same_body:
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == body["id"]
+    else:
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "idempotency_conflict"
+    assert await _count(db, Visit, Visit.id == uuid.UUID(body["id"])) == 1
+    assert len(await _audit(db, uuid.UUID(body["id"]))) == 1
