@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     # mind PostgreSQL's max_connections when running several processes.
     database_pool_size: int = 32
     database_max_overflow: int = 0
-    # The driver's own pool, for the one-statement hot paths (the caller's account, visits).
+    # The driver's own pool, for the one-statement hot paths: the lanes below (the callers'
+    # accounts, visits) draw from it, so it holds at most as many connections as they have
+    # lanes, plus a rare follow-up read of a visit; this is a ceiling, not what is opened.
     database_driver_pool_size: int = 32
     redis_url: str | None = None
 

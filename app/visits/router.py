@@ -49,9 +49,9 @@ async def record_visit(body: VisitIn, request: Request) -> Response:
     the same id and body again answers the stored visit (200) without a second row; the same
     id with a different body answers 409. A location farther from the village's recorded
     centre than policy allows is accepted and flagged `needs_review`. Coordinators, managers
-    and admins only."""
+    and admins only; a body that does not validate answers 422 before the token is checked."""
     # The caller is resolved here rather than by dependencies: this is the hottest write
-    # (see `app.auth.deps.resolve_caller`). A body that does not validate answers 422 first.
+    # (see `app.auth.deps.resolve_caller`).
     caller, actor = await resolve_caller(request, STAFF_ROLES)
     visit, created = await service.record_visit(request.app.state.visit_writer, caller, actor, body)
     # Serialised here, once: the model was just built from the stored row.

@@ -50,18 +50,6 @@ class VisitWriter:
         """The statement's answer row for this visit, once written."""
         return await self.batcher.submit(visit)
 
-    @property
-    def statements(self) -> int:
-        return self.batcher.calls
-
-    @property
-    def visits(self) -> int:
-        return self.batcher.items
-
-    @property
-    def failed_batches(self) -> int:
-        return self.batcher.failed_batches
-
     async def stored(self, visit_id: uuid.UUID) -> asyncpg.Record:
         """The visit a concurrent upload of this id stored (from another process): committed
         after the statement took its snapshot, so the statement found it neither new nor
@@ -76,16 +64,15 @@ class VisitWriter:
         async with self._database.driver_connection() as connection:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
-                    rows = await connection.fetch(
+                    return await connection.fetch(
                         write.RECORD_VISITS,
                         payload,
                         self._review_metres,
                         ObservationSource.visit.value,
                     )
-                    break
                 except asyncpg.SerializationError:
                     # Another process wrote a row of these members after the snapshot (see
                     # `raced` in the statement): nothing was written; now it is visible.
                     if attempt == _ATTEMPTS:
                         raise
-        return rows
+        raise AssertionError("unreachable: the last attempt returns or raises")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role
@@ -161,6 +161,44 @@ async def test_villagers_cannot_record_visits(client, make_user, auth, household
     villager = auth(await make_user(Role.villager))
     response = await client.post("/api/v1/visits", json=_body(home.id), headers=villager)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        (None, "unauthorized"),
+        ("Basic Y291bnR5OndlbmdhbmctY291bnR5", "unauthorized"),
+        ("Bearer not-a-token", "invalid_token"),
+    ],
+    ids=["no-token", "not-bearer", "bad-token"],
+)
+async def test_recording_needs_a_valid_bearer_token(client, household, db, authorization, code):
+    """The endpoint checks its caller itself (`resolve_caller`), as `Staff` would."""
+    (home, _) = household
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await client.post("/api/v1/visits", json=_body(home.id), headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == code
+    assert await _count(db) == 0
+
+
+async def test_a_deactivated_coordinator_cannot_record(client, make_user, auth, household, db):
+    (home, _) = household
+    coordinator = await make_user(Role.coordinator, [VILLAGE_A])
+    headers = auth(coordinator)
+    await db.execute(
+        text("UPDATE user_account SET is_active = false WHERE id = :id"), {"id": coordinator.id}
+    )
+    await db.commit()
+    response = await client.post("/api/v1/visits", json=_body(home.id), headers=headers)
+    assert response.status_code == 401
+    assert await _count(db) == 0
+
+
+async def test_the_documented_security_is_the_bearer_token(client):
+    operation = (await client.get("/openapi.json")).json()["paths"]["/api/v1/visits"]["post"]
+    assert operation["security"] == [{"OAuth2PasswordBearer": []}]
+    assert {"401", "403"} <= set(operation["responses"])
 
 
 async def test_visit_needs_an_aware_time(client, make_user, auth, household):

@@ -67,12 +67,12 @@ def _queued(writer: VisitWriter) -> int:
 async def _lane_held(app: Any, writer: VisitWriter, blocker: PendingVisit) -> AsyncIterator[None]:
     """The lane of a one-lane `writer` busy with `blocker`'s statement, stuck on a lock on `visit`
     until the block ends: uploads sent meanwhile wait, to be drained in one batch."""
-    started = writer.statements
+    started = writer.batcher.calls
     async with app.state.db.engine.connect() as lock:
         await lock.execute(text("LOCK TABLE visit IN SHARE MODE"))
         blocked = asyncio.ensure_future(writer.write(blocker))
         try:
-            await until(lambda: writer.statements == started + 1, "the blocker's statement")
+            await until(lambda: writer.batcher.calls == started + 1, "the blocker's statement")
             yield
         finally:
             await lock.rollback()
@@ -145,7 +145,7 @@ async def _audit(db, *entity_ids: uuid.UUID) -> list[AuditEvent]:
 
 
 def _counters(writer: VisitWriter) -> tuple[int, int, int]:
-    return writer.statements, writer.visits, writer.failed_batches
+    return writer.batcher.calls, writer.batcher.items, writer.batcher.failed_batches
 
 
 # --- Tests -----------------------------------------------------------------------------------
