@@ -1,4 +1,5 @@
-"""Helpers for tests that line up concurrent work: wait for a condition, swap a shared part."""
+"""Helpers for tests that line up concurrent work: wait for a condition, see who waits on a
+lock, swap a shared part of the app."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -30,3 +34,16 @@ async def swapped(state: Any, name: str, value: T) -> AsyncIterator[T]:
         yield value
     finally:
         setattr(state, name, previous)
+
+
+async def lock_waits(db: AsyncSession) -> list[tuple[int, str, list[int]]]:
+    """Backends of this database waiting on a lock: pid, statement, the pids they wait for."""
+    # The activity view is read once per transaction unless its snapshot is cleared.
+    await db.execute(text("SELECT pg_stat_clear_snapshot()"))
+    rows = await db.execute(
+        text(
+            "SELECT pid, query, pg_blocking_pids(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
+    return [tuple(row) for row in rows]

@@ -40,6 +40,7 @@ from app.trainings.models import TrainingAttendance
 from app.trainings.schemas import AttendanceIn
 from tests.households.factories import PersonSpec, make_household
 from tests.trainings.test_trainings import START, VILLAGE_A, _code, _create, _enroll
+from tests.waiting import lock_waits
 
 WAIT_SECONDS = 3  # for a request to reach a lock, or to finish without one
 
@@ -180,24 +181,11 @@ def _outcome(response) -> tuple[int, str | None]:
     return response.status_code, response.json().get("code") if response.is_error else None
 
 
-async def _lock_waits(db) -> list[tuple[int, str, list[int]]]:
-    """Backends of this database waiting on a lock: pid, statement, the pids they wait for."""
-    # The activity view is read once per transaction unless its snapshot is cleared.
-    await db.execute(text("SELECT pg_stat_clear_snapshot()"))
-    rows = await db.execute(
-        text(
-            "SELECT pid, query, pg_blocking_pids(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    )
-    return [tuple(row) for row in rows]
-
-
 async def _waiting_for(db, holder: int, task: asyncio.Task[Any]) -> str:
     """Once the request `task` waits on a lock `holder` holds: the statement that waits."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        for _, query, blockers in await _lock_waits(db):
+        for _, query, blockers in await lock_waits(db):
             if holder in blockers:
                 return query
         assert not task.done(), f"answered without waiting: {_outcome(task.result())}"
@@ -211,7 +199,7 @@ async def _without_waiting(db, *tasks: asyncio.Task[Any]) -> list[Any]:
     would keep waiting, and be seen)."""
     deadline = time.monotonic() + WAIT_SECONDS
     while not all(task.done() for task in tasks):
-        assert not (waits := await _lock_waits(db)), f"waiting on a lock: {waits}"
+        assert not (waits := await lock_waits(db)), f"waiting on a lock: {waits}"
         assert time.monotonic() < deadline, "the requests did not finish"
         await asyncio.sleep(0.005)
     return [task.result() for task in tasks]

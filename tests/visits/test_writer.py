@@ -31,7 +31,7 @@ from app.visits.schemas import VisitIn
 from app.visits.writer import PendingVisit, VisitWriter
 from tests.households.factories import PersonSpec, make_household
 from tests.visits.test_visits import VILLAGE_A, VILLAGE_B, _body
-from tests.waiting import swapped, until
+from tests.waiting import lock_waits, swapped, until
 
 CLIENT_ADDRESS = "203.0.113.7"  # the test client's address (tests/conftest.py)
 
@@ -493,18 +493,9 @@ async def test_a_row_written_by_another_process_meanwhile_is_audited_as_replaced
         _body(home.id, member_updates=_findings(members, months=3, region="县内", intent="外出")),
     )
     ours = _body(home.id, member_updates=_findings(members, months=9, region="省外", intent="就近"))
-    async with app.state.db.driver_connection() as other:
-        transaction = other.transaction()
-        await transaction.start()
-        await other.fetch(write.RECORD_VISITS, f"[{elsewhere.payload}]", 5000.0, "visit")
-        sent = asyncio.ensure_future(
-            client.post("/api/v1/visits", json=ours, headers=auth(coordinator))
-        )
-        try:
-            await _until_waiting_on_a_lock(db, sent)
-        finally:
-            await transaction.commit()
-        response = await asyncio.wait_for(sent, 5)
+    response = await _sent_while_another_process_writes(
+        app, client, db, elsewhere, ours, auth(coordinator)
+    )
     assert response.status_code == 201, response.text
 
     created, updated = await _audit(db, members[0].id)
@@ -517,19 +508,25 @@ async def test_a_row_written_by_another_process_meanwhile_is_audited_as_replaced
     assert (await db.get(MemberEmployment, (members[0].id, "2026-11"))).months == 9
 
 
-async def _until_waiting_on_a_lock(db, sent: asyncio.Future) -> None:
-    deadline = time.monotonic() + 5
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    # The activity view is read once per transaction unless its snapshot is cleared.
-    while (await db.execute(text("SELECT pg_stat_clear_snapshot()"))) and (
-        await db.execute(query)
-    ).scalar_one() == 0:
-        assert not sent.done(), f"answered without waiting: {sent.result().text}"
-        assert time.monotonic() < deadline, "timed out waiting for the upload to meet the lock"
-        await asyncio.sleep(0.01)
+async def _sent_while_another_process_writes(
+    app, client, db, theirs: PendingVisit, ours: dict[str, Any], headers: dict[str, str]
+):
+    """`ours` uploaded while another process has written `theirs` in a transaction still open:
+    the upload's statement takes its snapshot, meets their rows and waits; then they commit."""
+    async with app.state.db.driver_connection() as other:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.fetch(write.RECORD_VISITS, f"[{theirs.payload}]", 5000.0, "visit")
+        sent = asyncio.ensure_future(client.post("/api/v1/visits", json=ours, headers=headers))
+        try:
+            deadline = time.monotonic() + 5
+            while not await lock_waits(db):
+                assert not sent.done(), f"answered without waiting: {sent.result().text}"
+                assert time.monotonic() < deadline, "the upload never met their rows' locks"
+                await asyncio.sleep(0.01)
+        finally:
+            await transaction.commit()
+        return await asyncio.wait_for(sent, 5)
 
 
 @pytest.mark.parametrize("same_body", [True, False], ids=["same-body", "different-body"])
@@ -543,20 +540,9 @@ async def test_an_id_stored_by_another_process_meanwhile_is_answered_from_it(
     coordinator = await make_user(Role.coordinator, [VILLAGE_A])
     body = _body(home.id)
     theirs = body if same_body else {**body, "notes": "另一次上传"}
-    async with app.state.db.driver_connection() as other:
-        transaction = other.transaction()
-        await transaction.start()
-        await other.fetch(
-            write.RECORD_VISITS, f"[{_pending(coordinator.id, theirs).payload}]", 5000.0, "visit"
-        )
-        sent = asyncio.ensure_future(
-            client.post("/api/v1/visits", json=body, headers=auth(coordinator))
-        )
-        try:
-            await _until_waiting_on_a_lock(db, sent)
-        finally:
-            await transaction.commit()
-        response = await asyncio.wait_for(sent, 5)
+    response = await _sent_while_another_process_writes(
+        app, client, db, _pending(coordinator.id, theirs), body, auth(coordinator)
+    )
     if same_body:
         assert response.status_code == 200, response.text
         assert response.json()["id"] == body["id"]
