@@ -282,15 +282,15 @@ async def test_attendance_roll(client, coordinator, people, db):
     body = {"session_id": session_id, "member_ids": [str(people[0].id), str(people[1].id)]}
     first = await client.post(url, json=body, headers=coordinator)
     assert first.status_code == 200, first.text
-    assert {(a["member_id"], a["present"], a["source"]) for a in first.json()} == {
+    assert {(a["member_id"], a["present"], a["source"]) for a in first.json()["items"]} == {
         (str(people[0].id), True, "roll"),
         (str(people[1].id), True, "roll"),
     }
     again = await client.post(
         url, json={**body, "member_ids": [str(people[1].id)], "present": False}, headers=coordinator
     )
-    assert again.status_code == 200 and again.json()[0]["present"] is False
-    listed = (await client.get(url, headers=coordinator)).json()
+    assert again.status_code == 200 and again.json()["items"][0]["present"] is False
+    listed = (await client.get(url, headers=coordinator)).json()["items"]
     assert {(a["member_id"], a["present"]) for a in listed} == {
         (str(people[0].id), True),
         (str(people[1].id), False),
@@ -409,7 +409,7 @@ async def test_checkin_flow(client, coordinator, people, make_user, auth, db, cl
 
     listed = (
         await client.get(f"/api/v1/trainings/{training['id']}/attendance", headers=coordinator)
-    ).json()
+    ).json()["items"]
     assert {(a["member_id"], a["source"]) for a in listed} == {
         (str(people[0].id), "checkin"),
         (str(people[1].id), "checkin"),
@@ -483,7 +483,7 @@ async def test_checkin_after_the_roll(client, coordinator, people, make_user, au
         },
         headers=coordinator,
     )
-    assert roll.status_code == 200 and roll.json()[0]["present"] is False
+    assert roll.status_code == 200 and roll.json()["items"][0]["present"] is False
     again = await client.post("/api/v1/me/checkins", json={"code": used}, headers=villager)
     assert again.status_code == 409 and again.json()["code"] == "checkin_code_used"
     fresh = (await _code(client, coordinator, training)).json()["code"]
@@ -491,7 +491,7 @@ async def test_checkin_after_the_roll(client, coordinator, people, make_user, au
     assert back.status_code == 201, back.text
     listed = (
         await client.get(f"/api/v1/trainings/{training['id']}/attendance", headers=coordinator)
-    ).json()
+    ).json()["items"]
     assert [(a["present"], a["source"]) for a in listed] == [(True, "checkin")]
 
 
@@ -570,7 +570,7 @@ async def test_completion_and_member_trainings(client, coordinator, people, make
     assert waiting.status_code == 422 and waiting.json()["code"] == "member_not_enrolled"
     listed = await client.get(f"/api/v1/members/{people[0].id}/trainings", headers=coordinator)
     assert listed.status_code == 200
-    [item] = listed.json()
+    [item] = listed.json()["items"]
     assert item["training_id"] == training["id"] and item["certificate_no"] == "ZS-001"
     assert item["status"] == "enrolled"
     other = auth(await make_user(Role.coordinator, [VILLAGE_B]))
