@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core import validation
 from app.core.logging import request_id_var
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -23,7 +24,7 @@ logger = logging.getLogger("wengang.errors")
 
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending field, e.g. `body.code`.")
-    message: str
+    message: str = Field(description="What is wrong with it, in Chinese, for a person to read.")
 
 
 class Problem(BaseModel):
@@ -158,7 +159,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field_path(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        {"field": _field_path(tuple(err.get("loc", ()))), "message": validation.message(err)}
         for err in exc.errors()
     ]
     return problem_response(
