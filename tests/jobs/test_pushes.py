@@ -479,3 +479,55 @@ async def test_below_policy_lists_labourers_with_intent_short_of_rounds(
     assert [i["member_id"] for i in items] == [str(family[0].id)]
     assert items[0]["rounds"] == 1 and items[0]["full_rounds"] == 0
     assert items[0]["jobs_pushed"] == 1 and items[0]["intent"] == "外出"
+
+
+async def _pages(client, url, headers, limit):
+    """Every page of a list, following `next_cursor`."""
+    pages, params = [], {"limit": limit}
+    while True:
+        response = await client.get(url, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["items"])
+        if response.json()["next_cursor"] is None:
+            return pages
+        params = {"limit": limit, "cursor": response.json()["next_cursor"]}
+
+
+async def test_a_members_pushes_come_a_page_at_a_time(client, coordinator, family, db):
+    for job in await add_jobs(db, 6):
+        assert (await _push(client, coordinator, job, family[0])).status_code == 201
+    url = f"/api/v1/members/{family[0].id}/job-pushes"
+    whole = (await client.get(url, headers=coordinator)).json()
+    assert whole["next_cursor"] is None and len(whole["items"]) == 6
+    pages = await _pages(client, url, coordinator, limit=4)
+    assert [len(page) for page in pages] == [4, 2]
+    assert [p["id"] for page in pages for p in page] == [p["id"] for p in whole["items"]]
+    assert [p["round"] for page in pages for p in page] == [2, 1, 1, 1, 1, 1]
+    broken = await client.get(url, params={"cursor": "not-a-cursor"}, headers=coordinator)
+    assert broken.status_code == 400 and broken.json()["code"] == "invalid_cursor"
+
+
+async def test_a_villager_sees_only_the_page_read(client, coordinator, make_user, auth, family, db):
+    for job in await add_jobs(db, 3):
+        assert (await _push(client, coordinator, job, family[0])).status_code == 201
+    villager = await _as_villager(db, make_user, auth, family[0])
+    events = {e.id for e in await _push_events(db)}
+
+    first = await client.get("/api/v1/me/job-pushes", params={"limit": 2}, headers=villager)
+    shown = first.json()["items"]
+    assert [p["status"] for p in shown] == ["viewed", "viewed"]
+    statuses = await _statuses(db, family[0])
+    assert sorted(statuses.values()) == ["pushed", "viewed", "viewed"]
+    assert {str(e.entity_id) for e in await _push_events(db, besides=events)} == {
+        p["id"] for p in shown
+    }
+
+    rest = await client.get(
+        "/api/v1/me/job-pushes",
+        params={"limit": 2, "cursor": first.json()["next_cursor"]},
+        headers=villager,
+    )
+    assert [p["status"] for p in rest.json()["items"]] == ["viewed"]
+    assert rest.json()["next_cursor"] is None
+    assert set((await _statuses(db, family[0])).values()) == {"viewed"}
+    assert len(await _push_events(db, besides=events)) == 3

@@ -655,3 +655,52 @@ async def test_roll_checkin_and_completion_are_audited(
     assert {r for _, r, _ in events} == {VILLAGE_A}
     assert ("training_attendance", VILLAGE_A, "villager") in events
     assert len([e for e in events if e[0] == "training_enrollment"]) == 3
+
+
+async def test_attendance_and_a_members_trainings_come_a_page_at_a_time(
+    client, coordinator, people
+):
+    sessions = [
+        {"starts_at": START.isoformat(), "ends_at": (START + timedelta(hours=3)).isoformat()},
+        {
+            "starts_at": (START + timedelta(days=1)).isoformat(),
+            "ends_at": (START + timedelta(days=1, hours=3)).isoformat(),
+        },
+    ]
+    training = await _create(client, coordinator, capacity=3, sessions=sessions)
+    later = await _create(
+        client,
+        coordinator,
+        starts_at=(START + timedelta(days=2)).isoformat(),
+        ends_at=(START + timedelta(days=3)).isoformat(),
+    )
+    for member in people[:2]:
+        await _enroll(client, coordinator, training, member)
+    await _enroll(client, coordinator, later, people[0])
+    url = f"/api/v1/trainings/{training['id']}/attendance"
+    for sitting in training["sessions"]:
+        body = {"session_id": sitting["id"], "member_ids": [str(m.id) for m in people[:2]]}
+        assert (await client.post(url, json=body, headers=coordinator)).status_code == 200
+
+    seen, params = [], {"limit": 3}
+    while True:
+        page = (await client.get(url, params=params, headers=coordinator)).json()
+        seen.append([(a["session_id"], a["member_id"]) for a in page["items"]])
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": 3, "cursor": page["next_cursor"]}
+    by_member = sorted(str(m.id) for m in people[:2])
+    expected = [(s["id"], member) for s in training["sessions"] for member in by_member]
+    assert [len(page) for page in seen] == [3, 1]
+    assert [row for page in seen for row in page] == expected
+
+    mine = f"/api/v1/members/{people[0].id}/trainings"
+    first = (await client.get(mine, params={"limit": 1}, headers=coordinator)).json()
+    assert [t["training_id"] for t in first["items"]] == [later["id"]]
+    rest = (
+        await client.get(
+            mine, params={"limit": 1, "cursor": first["next_cursor"]}, headers=coordinator
+        )
+    ).json()
+    assert [t["training_id"] for t in rest["items"]] == [training["id"]]
+    assert rest["next_cursor"] is None
