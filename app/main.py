@@ -20,6 +20,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.middleware import RequestContextMiddleware
 from app.core.redis import connect_redis
+from app.core.routing import install_openapi, operation_id
 from app.health.router import router as health_router
 from app.households.router import households as households_router
 from app.households.router import members as members_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         openapi_tags=[
             {"name": "auth", "description": "Logins, tokens and the calling account"},
             {"name": "regions", "description": "Administrative divisions within your scope"},
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
     )
+    install_openapi(app)
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)

@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AwareDatetime
 
-from app.audit.schemas import AuditEventOut
+from app.audit.schemas import AuditEventOut, AuditEventPage
 from app.audit.service import EventFilters, list_events
 from app.auth.deps import AUTHENTICATED_RESPONSES, Manager
 from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Page, Pagination
+from app.core.pagination import Pagination
 from app.core.routing import api_router, instant_from, instant_to
 
 router = api_router(
@@ -21,7 +21,7 @@ router = api_router(
 )
 
 
-@router.get("", summary="Read the audit log", response_model=Page[AuditEventOut])
+@router.get("", summary="Read the audit log", name="list", response_model=AuditEventPage)
 async def list_audit_events(
     caller: Manager,
     session: ReadSession,
@@ -31,13 +31,13 @@ async def list_audit_events(
     actor: Annotated[uuid.UUID | None, Query(description="The acting account's id")] = None,
     from_: Annotated[AwareDatetime | None, instant_from("Occurred")] = None,
     to: Annotated[AwareDatetime | None, instant_to("Occurred")] = None,
-) -> Page[AuditEventOut]:
+) -> AuditEventPage:
     """Writes and personal-data reveals within your regions, newest first. Managers and
     admins only."""
     filters = EventFilters(
         entity=entity, entity_id=id, actor_id=actor, occurred_from=from_, occurred_to=to
     )
     items, cursor = await list_events(session, caller.scope, filters, page)
-    return Page[AuditEventOut](
+    return AuditEventPage(
         items=[AuditEventOut.model_validate(e) for e in items], next_cursor=cursor
     )

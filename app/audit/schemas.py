@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.pagination import Page
+
 
 class AuditEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -23,3 +25,7 @@ class AuditEventOut(BaseModel):
     reason: str | None
     request_id: str | None
     client_address: str | None
+
+
+class AuditEventPage(Page[AuditEventOut]):
+    """A page of audit events, newest first."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Form, Request, Response, status
 
@@ -10,6 +10,7 @@ from app.auth.models import AccountKind
 from app.auth.schemas import (
     LogoutRequest,
     RefreshRequest,
+    TokenRequest,
     TokenResponse,
     UserOut,
     WeChatCode,
@@ -117,20 +118,16 @@ async def token(
     settings: AppSettings,
     throttle: Throttle,
     address: ClientAddress,
-    grant_type: Annotated[Literal["password", "client_credentials"], Form()],
-    username: Annotated[str | None, Form(max_length=64)] = None,
-    password: Annotated[str | None, Form(max_length=256)] = None,
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    form: Annotated[TokenRequest, Form()],
 ) -> TokenResponse:
     """OAuth2 token endpoint (form body). `grant_type=password` with `username`/`password` for
     people; `grant_type=client_credentials` with `client_id`/`client_secret` for county API
     clients. Repeated failures are throttled per account and per address (429 with
     `Retry-After`)."""
-    if grant_type == "password":
-        name, secret, kind = username, password, AccountKind.person
+    if form.grant_type == "password":
+        name, secret, kind = form.username, form.password, AccountKind.person
     else:
-        name, secret, kind = client_id, client_secret, AccountKind.client
+        name, secret, kind = form.client_id, form.client_secret, AccountKind.client
     if not name or not secret:
         raise ValidationFailed("缺少账号或密码（客户端标识或密钥）")
     return await service.password_login(

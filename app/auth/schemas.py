@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +22,17 @@ class UserOut(BaseModel):
     member_id: uuid.UUID | None = Field(
         description="A villager's own registry record, once their verified phone matched it."
     )
+
+
+class TokenRequest(BaseModel):
+    """The OAuth2 token endpoint's form: `username`/`password` for `grant_type=password`,
+    `client_id`/`client_secret` for `grant_type=client_credentials`."""
+
+    grant_type: Literal["password", "client_credentials"]
+    username: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, max_length=256)
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=256)
 
 
 class TokenResponse(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,15 +13,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core import validation
 from app.core.logging import request_id_var
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PROBLEMS_ATTRIBUTE = "__problems__"
+T = TypeVar("T")
 logger = logging.getLogger("wengang.errors")
 
 
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending field, e.g. `body.code`.")
-    message: str
+    message: str = Field(description="What is wrong with it, in Chinese, for a person to read.")
 
 
 class Problem(BaseModel):
@@ -156,7 +159,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field_path(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        {"field": _field_path(tuple(err.get("loc", ()))), "message": validation.message(err)}
         for err in exc.errors()
     ]
     return problem_response(
@@ -198,16 +201,74 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled)
 
 
+class ProblemResponse(dict[str, Any]):
+    """One status's entry in an operation's `responses=`: the OpenAPI text, whose schema lists
+    the `code`s that status may carry, and the error classes behind them (`errors`), so the
+    entries a router shares and the ones an operation adds can be merged (`merge_responses`).
+
+    Only `application/problem+json` is documented (not FastAPI's `model=`, which would add an
+    `application/json` the service never answers); `Problem` joins the document's schemas in
+    `app.core.routing.install_openapi`."""
+
+    def __init__(self, errors: tuple[type[AppError], ...]) -> None:
+        self.errors = tuple(dict.fromkeys(errors))
+        codes = list(dict.fromkeys(error.code for error in self.errors))
+        super().__init__(
+            description="; ".join(f"`{e.code}`: {e.title}" for e in self.errors),
+            content={
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {
+                        "allOf": [
+                            {"$ref": "#/components/schemas/Problem"},
+                            {
+                                "type": "object",
+                                "properties": {"code": {"type": "string", "enum": codes}},
+                                "required": ["code"],
+                            },
+                        ]
+                    }
+                }
+            },
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ProblemResponse:
+        return ProblemResponse(self.errors)
+
+
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting the problems an operation may answer."""
+    """OpenAPI `responses=` entries documenting the problems an operation may answer, one per
+    status, each with its `code`s enumerated."""
     by_status: dict[int, list[type[AppError]]] = {}
     for error in errors:
         by_status.setdefault(error.status, []).append(error)
-    return {
-        status: {
-            "model": Problem,
-            "description": "; ".join(f"`{e.code}`: {e.title}" for e in classes),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status, classes in sorted(by_status.items())
-    }
+    return {status: ProblemResponse(tuple(group)) for status, group in sorted(by_status.items())}
+
+
+def merge_responses(
+    shared: Mapping[int | str, dict[str, Any]], own: Mapping[int | str, dict[str, Any]]
+) -> dict[int | str, dict[str, Any]]:
+    """`shared` (a router's) with `own` (an operation's) added: the problems of one status are
+    pooled, so an operation's own 422 keeps `validation_failed` beside its codes. Any other
+    entry of the operation replaces the router's, as FastAPI does."""
+    merged = dict(shared)
+    for status, entry in own.items():
+        earlier = merged.get(status)
+        if isinstance(earlier, ProblemResponse) and isinstance(entry, ProblemResponse):
+            entry = ProblemResponse(earlier.errors + entry.errors)
+        merged[status] = entry
+    return dict(sorted(merged.items(), key=lambda item: str(item[0])))
+
+
+def declares_problems(*errors: type[AppError]) -> Callable[[T], T]:
+    """Marks a dependency with the problems it may answer, so that every operation using it
+    documents them (`app.core.routing.ApiRouter`), e.g. pagination's `invalid_cursor`."""
+
+    def mark(dependency: T) -> T:
+        setattr(dependency, _PROBLEMS_ATTRIBUTE, errors)
+        return dependency
+
+    return mark
+
+
+def declared_problems(dependency: Any) -> tuple[type[AppError], ...]:
+    return tuple(getattr(dependency, _PROBLEMS_ATTRIBUTE, ()))

@@ -1,19 +1,26 @@
-"""Cursor pagination: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out."""
+"""Cursor pagination: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out.
+
+Every list answers a page, even one that is naturally short (a top-N ranking answers
+`next_cursor: null`), so a client reads every list the same way. Name each page model for the
+document (`class VisitPage(Page[VisitOut])`): a bare `Page[VisitOut]` would be published as
+`Page_VisitOut_`.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, literal, or_, tuple_
 
-from app.core.errors import BadRequest
+from app.core.errors import BadRequest, declares_problems
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -26,8 +33,15 @@ class InvalidCursor(BadRequest):
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Items(BaseModel, Generic[T]):
+    """The answer of a write that acts on several items at once: one entry per item."""
+
     items: list[T]
+
+
+class Page(Items[T], Generic[T]):
+    """One page of a list; `next_cursor` fetches the next (`null` on the last page)."""
+
     next_cursor: str | None
 
 
@@ -53,6 +67,7 @@ def decode_cursor(cursor: str) -> list[Any]:
     return key
 
 
+@declares_problems(InvalidCursor)
 async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
@@ -90,3 +105,43 @@ def newest_first(
 
 def newest_first_key(time: datetime, id_: uuid.UUID) -> list[str]:
     return [time.isoformat(), str(id_)]
+
+
+def keyset(
+    statement: Select[Any],
+    columns: Sequence[Any],
+    parsers: Sequence[Callable[[Any], Any]],
+    page: PageRequest,
+    *,
+    descending: bool,
+) -> Select[Any]:
+    """Order by `columns` (all one way, the last one unique), continue after the cursor,
+    fetch one row extra. The cursor is the last row's values of `columns`, each read back with
+    its parser (`int`, `datetime.fromisoformat`, `uuid.UUID`…); see `keyset_key`."""
+    statement = statement.order_by(
+        *(column.desc() if descending else column.asc() for column in columns)
+    ).limit(page.limit + 1)
+    if not page.after:
+        return statement
+    try:
+        values = [parse(value) for parse, value in zip(parsers, page.after, strict=True)]
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
+    row = tuple_(*columns)
+    after = tuple_(
+        *(literal(value, column.type) for value, column in zip(values, columns, strict=True))
+    )
+    return statement.where(row < after if descending else row > after)
+
+
+def keyset_key(*values: Any) -> list[Any]:
+    """A row's cursor key for `keyset`: its values of the ordering columns, as JSON values."""
+    return [_json_value(value) for value in values]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

@@ -1,28 +1,103 @@
-"""Routers of the versioned API.
+"""Routers of the versioned API, and the OpenAPI document a generated client builds on.
 
 Each domain router carries the full `/api/v1/...` prefix itself (rather than being nested under
 a prefixed parent) so a route's own `path` is the template metrics and logs report.
+
+The document is shaped for generated clients: operation ids `<tag>-<name>` (`operation_id`),
+every problem `code` an operation may answer enumerated on its status (`ApiRouter`), the
+`Problem` schema itself added once (`install_openapi`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from enum import Enum
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
-from app.core.errors import AppError, ValidationFailed, problem_responses
+from app.core.errors import (
+    AppError,
+    Problem,
+    ValidationFailed,
+    declared_problems,
+    merge_responses,
+    problem_responses,
+)
 
 API_PREFIX = "/api/v1"
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<tag>-<name>`, e.g. `households-list`: the route's first tag, then its name with
+    hyphens. The name is the endpoint function's unless the route gives `name=` (as the routes
+    whose function name repeats the tag do: `list_households` is `name="list"`). Ids are part
+    of the contract; the committed `openapi/openapi.json` shows any change."""
+    name = route.name.replace("_", "-")
+    if not route.tags:
+        return name
+    tag = route.tags[0]
+    return f"{tag.value if isinstance(tag, Enum) else tag}-{name}"
+
+
+def _dependency_problems(dependant: Dependant) -> Iterator[type[AppError]]:
+    for dependency in dependant.dependencies:
+        yield from declared_problems(dependency.call)
+        yield from _dependency_problems(dependency)
+
+
+class ApiRouter(APIRouter):
+    """An `APIRouter` whose operations document every problem they may answer: the router's
+    shared ones, the operation's own (`responses=problem_responses(...)`) and those its
+    dependencies declare. Problems of one status add up (FastAPI would let an operation's own
+    422 replace the router's `validation_failed`); any other entry replaces the router's."""
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> None:
+        super().add_api_route(
+            path, endpoint, responses=merge_responses(self.responses, responses or {}), **options
+        )
+        route = self.routes[-1]
+        assert isinstance(route, APIRoute)
+        declared = tuple(_dependency_problems(route.dependant))
+        if declared:
+            route.responses = merge_responses(route.responses, problem_responses(*declared))
 
 
 def api_router(
     prefix: str, *, tags: list[str], responses: dict[int | str, Any] | None = None
 ) -> APIRouter:
-    return APIRouter(
+    return ApiRouter(
         prefix=API_PREFIX + prefix,
         tags=list(tags),
-        responses={**problem_responses(ValidationFailed, AppError), **(responses or {})},
+        responses=merge_responses(problem_responses(ValidationFailed, AppError), responses or {}),
     )
+
+
+def install_openapi(app: FastAPI) -> None:
+    """The app's document, plus the `Problem` schema every problem answer refers to."""
+
+    def openapi() -> dict[str, Any]:
+        document = FastAPI.openapi(app)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if Problem.__name__ not in schemas:
+            schema = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}", mode="serialization"
+            )
+            schemas.update(schema.pop("$defs", {}))
+            schemas[Problem.__name__] = schema
+            document["components"]["schemas"] = dict(sorted(schemas.items()))
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # A time range's query parameters. A time without its UTC offset is ambiguous for a county in

@@ -10,7 +10,7 @@ from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, CurrentUser, Ma
 from app.core.crypto import PiiCipher
 from app.core.db import ReadSession, Session
 from app.core.errors import BadRequest, Forbidden, problem_responses
-from app.core.pagination import Page, Pagination
+from app.core.pagination import Pagination
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
 from app.households import employment, service
@@ -19,7 +19,7 @@ from app.households.schemas import (
     EmploymentIn,
     EmploymentOut,
     HouseholdDetail,
-    HouseholdSummary,
+    HouseholdPage,
     IdNumberLookup,
     IntentIn,
     IntentOut,
@@ -53,7 +53,7 @@ def _if_match(value: str | None) -> int | None:
     return int(match.group(2))
 
 
-@households.get("", summary="List households", response_model=Page[HouseholdSummary])
+@households.get("", summary="List households", name="list", response_model=HouseholdPage)
 async def list_households(
     caller: CurrentUser,
     session: ReadSession,
@@ -81,7 +81,7 @@ async def list_households(
             description="Household number, or a member's name or surname (prefix)",
         ),
     ] = None,
-) -> Page[HouseholdSummary]:
+) -> HouseholdPage:
     """Households within your scope, ordered by village and household number. A villager sees
     their own household only."""
     filters = service.HouseholdFilters(
@@ -94,12 +94,13 @@ async def list_households(
         q=q,
     )
     items, cursor = await service.list_households(session, caller, filters, page)
-    return Page[HouseholdSummary](items=items, next_cursor=cursor)
+    return HouseholdPage(items=items, next_cursor=cursor)
 
 
 @households.get(
     "/{household_id}",
     summary="Get a household with its members",
+    name="get",
     response_model=HouseholdDetail,
     responses=problem_responses(service.HouseholdNotFound),
 )

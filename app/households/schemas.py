@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.pagination import Page
 from app.core.periods import PERIOD_PATTERN
 from app.policy.values import (
     Channel,
@@ -141,3 +142,7 @@ class RevealRequest(BaseModel):
 class RevealedIdNumber(BaseModel):
     member_id: uuid.UUID
     id_number: str
+
+
+class HouseholdPage(Page[HouseholdSummary]):
+    """A page of households, by village and household number."""

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
 from app.core.errors import Conflict, NotFound
+from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.periods import current_period, today
 from app.households import service as households
 from app.households.employment import write_employment
@@ -321,31 +322,43 @@ async def respond(
     return _push_out(push, job)
 
 
-async def _pushes(session: AsyncSession, condition: ColumnElement[bool]) -> list[PushOut]:
-    rows = (
-        await session.execute(
-            select(JobPush, Job)
-            .join(Job, Job.id == JobPush.job_id)
-            .where(condition)
-            .order_by(JobPush.round.desc(), JobPush.pushed_at.desc(), JobPush.id)
-        )
-    ).all()
-    return [_push_out(push, job) for push, job in rows]
+# Latest round first, the newest push first within a round.
+_PUSH_ORDER = (JobPush.round, JobPush.pushed_at, JobPush.id)
+_PUSH_CURSOR = (int, datetime.fromisoformat, uuid.UUID)
+
+
+def _push_page(statement: Select[Any], page: PageRequest) -> Select[Any]:
+    return keyset(statement, _PUSH_ORDER, _PUSH_CURSOR, page, descending=True)
+
+
+async def _pushes(
+    session: AsyncSession, condition: ColumnElement[bool], page: PageRequest
+) -> tuple[list[PushOut], str | None]:
+    statement = select(JobPush, Job).join(Job, Job.id == JobPush.job_id).where(condition)
+    rows = list((await session.execute(_push_page(statement, page))).all())
+    rows, cursor = next_cursor(
+        rows, page.limit, lambda row: keyset_key(row[0].round, row[0].pushed_at, row[0].id)
+    )
+    return [_push_out(push, job) for push, job in rows], cursor
 
 
 async def member_pushes(
-    session: AsyncSession, principal: Principal, member_id: uuid.UUID
-) -> list[PushOut]:
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, page: PageRequest
+) -> tuple[list[PushOut], str | None]:
     member, _ = await households.member_in_scope(session, principal, member_id)
-    return await _pushes(session, JobPush.member_id == member.id)
+    return await _pushes(session, JobPush.member_id == member.id, page)
 
 
-async def my_pushes(session: AsyncSession, principal: Principal, actor: Actor) -> list[PushOut]:
-    """A villager's pushes. Reading them is seeing them: those still `pushed` become `viewed`,
-    in one statement, before they are read."""
+async def my_pushes(
+    session: AsyncSession, principal: Principal, actor: Actor, page: PageRequest
+) -> tuple[list[PushOut], str | None]:
+    """A villager's pushes, a page at a time. Reading them is seeing them: those of the page
+    still `pushed` become `viewed`, in one statement, before the page is read; pushes on later
+    pages stay `pushed` until their page is read."""
+    shown = _push_page(select(JobPush.id).where(_own_pushes(principal)), page).limit(page.limit)
     viewed = await session.execute(
         update(JobPush)
-        .where(_own_pushes(principal), JobPush.status == PushStatus.pushed.value)
+        .where(JobPush.id.in_(shown), JobPush.status == PushStatus.pushed.value)
         .values(status=PushStatus.viewed.value, updated_at=datetime.now(UTC))
         .returning(JobPush.id, JobPush.village_code)
         .execution_options(synchronize_session=False)
@@ -360,4 +373,4 @@ async def my_pushes(session: AsyncSession, principal: Principal, actor: Actor) -
             region_code=village_code,
             changes={"status": (PushStatus.pushed.value, PushStatus.viewed.value)},
         )
-    return await _pushes(session, _own_pushes(principal))
+    return await _pushes(session, _own_pushes(principal), page)

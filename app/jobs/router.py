@@ -13,20 +13,22 @@ from app.auth.deps import (
 )
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, ValidationFailed, problem_responses
-from app.core.pagination import Page, Pagination
+from app.core.pagination import Pagination
 from app.core.routing import api_router
 from app.households.service import MemberNotFound
 from app.jobs import matching, progress, pushes, service
 from app.jobs.models import JobStatus, PushStatus
 from app.jobs.schemas import (
-    BelowPolicyItem,
+    BelowPolicyPage,
     JobIn,
-    JobMatch,
+    JobMatchPage,
     JobOut,
+    JobPage,
     JobPatch,
     PushIn,
     PushOut,
-    PushOutcome,
+    PushOutcomes,
+    PushPage,
     PushProgress,
     PushResponseIn,
     PushResultIn,
@@ -43,6 +45,7 @@ my_jobs = api_router("/me", tags=["jobs"], responses=_RESPONSES)
 @jobs.post(
     "",
     summary="Post a job opening",
+    name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOut,
 )
@@ -54,7 +57,7 @@ async def create_job(body: JobIn, caller: Staff, actor: CurrentActor, session: S
     return await service.create_job(session, actor, body, caller.id)
 
 
-@jobs.get("", summary="List job openings", response_model=Page[JobOut])
+@jobs.get("", summary="List job openings", name="list", response_model=JobPage)
 async def list_jobs(
     caller: Staff,
     session: ReadSession,
@@ -66,18 +69,19 @@ async def list_jobs(
         str | None, Query(pattern=r"^\d{12}$", description="Jobs in this region or under it")
     ] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=50, description="Title prefix")] = None,
-) -> Page[JobOut]:
+) -> JobPage:
     """Openings are shared by all staff (not limited to your regions), newest first."""
     filters = service.JobFilters(
         status=status, location_type=location_type, source=source, region=region, q=q
     )
     items, cursor = await service.list_jobs(session, filters, page)
-    return Page[JobOut](items=items, next_cursor=cursor)
+    return JobPage(items=items, next_cursor=cursor)
 
 
 @jobs.get(
     "/{job_id}",
     summary="Get a job opening",
+    name="get",
     response_model=JobOut,
     responses=problem_responses(service.JobNotFound),
 )
@@ -89,6 +93,7 @@ async def get_job(job_id: uuid.UUID, caller: Staff, session: ReadSession) -> Job
 @jobs.patch(
     "/{job_id}",
     summary="Change a job opening",
+    name="patch",
     response_model=JobOut,
     responses=problem_responses(service.JobNotFound),
 )
@@ -106,11 +111,12 @@ async def patch_job(
 @job_pushes.post(
     "",
     summary="Push a job to labourers",
+    name="push",
     status_code=status.HTTP_201_CREATED,
-    response_model=list[PushOutcome],
+    response_model=PushOutcomes,
     responses={
         200: {
-            "model": list[PushOutcome],
+            "model": PushOutcomes,
             "description": "Every member already had this job's push: nothing was pushed.",
         },
         **problem_responses(
@@ -120,25 +126,25 @@ async def patch_job(
 )
 async def push_job(
     body: PushIn, caller: Staff, actor: CurrentActor, session: Session, response: Response
-) -> list[PushOutcome]:
+) -> PushOutcomes:
     """Pushes an open job to members of your villages who are labour force (others: 422).
     Each new push joins the member's latest round while it has fewer than 5 jobs, else opens
     the next; policy asks for at least 3 full rounds.
 
     Safe to retry: a member who already has this job's push keeps it and gets no second one,
     and no round moves for them. The answer lists every requested member's push, in the order
-    asked, with `created` true for those pushed by this request and false for those that
+    asked (`items`), with `created` true for those pushed by this request and false for those that
     already existed. 201 when at least one push was created, 200 when none was."""
     outcomes = await pushes.push_job(session, caller, actor, body.job_id, body.member_ids)
     if not any(outcome.created for outcome in outcomes):
         response.status_code = status.HTTP_200_OK
-    return outcomes
+    return PushOutcomes(items=outcomes)
 
 
 @job_pushes.get(
     "/below-policy",
     summary="Labourers short of push rounds",
-    response_model=Page[BelowPolicyItem],
+    response_model=BelowPolicyPage,
 )
 async def below_policy(
     caller: Staff,
@@ -147,11 +153,11 @@ async def below_policy(
     region: Annotated[
         str | None, Query(pattern=r"^\d{12}$", description="A region: everything under it")
     ] = None,
-) -> Page[BelowPolicyItem]:
+) -> BelowPolicyPage:
     """Labourers in your scope with an intent of 外出 or 就近 who have fewer full rounds of
     pushes than policy asks (3 rounds of 5 jobs), by village."""
     items, cursor = await progress.below_policy(session, caller, page, region)
-    return Page[BelowPolicyItem](items=items, next_cursor=cursor)
+    return BelowPolicyPage(items=items, next_cursor=cursor)
 
 
 @job_pushes.patch(
@@ -176,12 +182,15 @@ async def record_result(
 @member_jobs.get(
     "/{member_id}/job-pushes",
     summary="Jobs pushed to a member",
-    response_model=list[PushOut],
+    response_model=PushPage,
     responses=problem_responses(MemberNotFound),
 )
-async def member_pushes(member_id: uuid.UUID, caller: Staff, session: ReadSession) -> list[PushOut]:
+async def member_pushes(
+    member_id: uuid.UUID, caller: Staff, session: ReadSession, page: Pagination
+) -> PushPage:
     """Every push to the member, latest round first."""
-    return await pushes.member_pushes(session, caller, member_id)
+    items, cursor = await pushes.member_pushes(session, caller, member_id, page)
+    return PushPage(items=items, next_cursor=cursor)
 
 
 @member_jobs.get(
@@ -198,7 +207,8 @@ async def push_progress(member_id: uuid.UUID, caller: Staff, session: ReadSessio
 @member_jobs.get(
     "/{member_id}/job-matches",
     summary="Jobs ranked for a member",
-    response_model=list[JobMatch],
+    name="member_matches",
+    response_model=JobMatchPage,
     responses=problem_responses(MemberNotFound, service.NotLabourForce),
 )
 async def job_matches(
@@ -206,20 +216,25 @@ async def job_matches(
     caller: Staff,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=100, description="How many to return")] = 20,
-) -> list[JobMatch]:
+) -> JobMatchPage:
     """Open, unexpired jobs ranked for the member, best first, each with its score and the
-    reasons for it. Heavy-labour jobs are never offered to 弱劳动力或半劳动力; jobs already
-    pushed to the member stay in the list but rank lower (`already_pushed`)."""
-    return await matching.matches(session, caller, member_id, limit)
+    reasons for it: the best `limit` in one page (`next_cursor` is always null). Heavy-labour
+    jobs are never offered to 弱劳动力或半劳动力; jobs already pushed to the member stay in
+    the list but rank lower (`already_pushed`)."""
+    items = await matching.matches(session, caller, member_id, limit)
+    return JobMatchPage(items=items, next_cursor=None)
 
 
-@my_jobs.get("/job-pushes", summary="Jobs pushed to me", response_model=list[PushOut])
-async def my_pushes(caller: Villager, actor: CurrentActor, session: Session) -> list[PushOut]:
+@my_jobs.get("/job-pushes", summary="Jobs pushed to me", response_model=PushPage)
+async def my_pushes(
+    caller: Villager, actor: CurrentActor, session: Session, page: Pagination
+) -> PushPage:
     """For a villager bound to a member record: the jobs pushed to them, latest round first.
-    Reading the list counts as seeing them: pushes still `pushed` become `viewed` (audited)
+    Reading a page counts as seeing it: its pushes still `pushed` become `viewed` (audited)
     and are answered so. Later states are left as they are; staff reading a member's pushes
     never mark them viewed."""
-    return await pushes.my_pushes(session, caller, actor)
+    items, cursor = await pushes.my_pushes(session, caller, actor, page)
+    return PushPage(items=items, next_cursor=cursor)
 
 
 @my_jobs.post(

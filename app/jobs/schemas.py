@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.pagination import Items, Page
 from app.jobs.models import JobStatus, PushStatus
 from app.policy.values import Intent, JobSource, WorkRegion
 
@@ -148,3 +149,23 @@ class JobMatch(BaseModel):
     score: int
     reasons: list[str] = Field(description="Why it ranks where it does, in Chinese")
     already_pushed: bool
+
+
+class JobPage(Page[JobOut]):
+    """A page of job openings, newest first."""
+
+
+class PushPage(Page[PushOut]):
+    """A page of pushes, latest round first."""
+
+
+class PushOutcomes(Items[PushOutcome]):
+    """Every requested member's push, in the order asked."""
+
+
+class BelowPolicyPage(Page[BelowPolicyItem]):
+    """A page of labourers short of push rounds, by village."""
+
+
+class JobMatchPage(Page[JobMatch]):
+    """Jobs ranked for a member, best first: one page of at most `limit`, `next_cursor` null."""

@@ -7,10 +7,10 @@ from fastapi import Path, Query
 from app.auth.deps import AUTHENTICATED_RESPONSES, CallerScope
 from app.core.db import ReadSession
 from app.core.errors import problem_responses
-from app.core.pagination import Page, Pagination
+from app.core.pagination import Pagination
 from app.core.routing import api_router
 from app.regions import service
-from app.regions.schemas import RegionDetail, RegionOut
+from app.regions.schemas import RegionDetail, RegionOut, RegionPage
 
 router = api_router("/regions", tags=["regions"], responses=AUTHENTICATED_RESPONSES)
 
@@ -20,7 +20,8 @@ RegionCode = Annotated[str, Path(description="12-digit division code", examples=
 @router.get(
     "",
     summary="List regions",
-    response_model=Page[RegionOut],
+    name="list",
+    response_model=RegionPage,
     responses=problem_responses(service.RegionNotFound),
 )
 async def list_regions(
@@ -30,16 +31,17 @@ async def list_regions(
     parent: Annotated[
         str | None, Query(description="List the children of this region", examples=["450226000000"])
     ] = None,
-) -> Page[RegionOut]:
+) -> RegionPage:
     """Children of `parent` within your scope; without `parent`, the regions you are assigned
     (every province for an admin). A parent outside your scope answers 404."""
     items, cursor = await service.list_regions(session, scope, parent, page)
-    return Page[RegionOut](items=[RegionOut.model_validate(r) for r in items], next_cursor=cursor)
+    return RegionPage(items=[RegionOut.model_validate(r) for r in items], next_cursor=cursor)
 
 
 @router.get(
     "/{code}",
     summary="Get one region",
+    name="get",
     response_model=RegionDetail,
     responses=problem_responses(service.RegionNotFound),
 )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.pagination import Page
 from app.core.scope import RegionLevel
 
 
@@ -27,3 +28,7 @@ class RegionDetail(RegionOut):
         description="Ancestors from the province down to the parent, for breadcrumbs."
     )
     children_count: int
+
+
+class RegionPage(Page[RegionOut]):
+    """A page of regions, by code."""

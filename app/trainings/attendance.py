@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from redis.asyncio import Redis
@@ -15,6 +15,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.deps import Principal
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.households.models import Household, Member
 from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS, CHECKIN_OPENS_BEFORE_SECONDS
 from app.trainings import checkin, service
@@ -28,6 +29,14 @@ from app.trainings.schemas import (
     EnrollmentStatus,
 )
 from app.trainings.service import MemberNotEnrolled
+
+# By session (in time), then member.
+_ROLL_ORDER = (
+    TrainingSession.starts_at,
+    TrainingAttendance.session_id,
+    TrainingAttendance.member_id,
+)
+_ROLL_CURSOR = (datetime.fromisoformat, uuid.UUID, uuid.UUID)
 
 
 class SessionNotFound(NotFound):
@@ -222,17 +231,22 @@ async def list_attendance(
     principal: Principal,
     training_id: uuid.UUID,
     session_id: uuid.UUID | None,
-) -> list[AttendanceOut]:
+    page: PageRequest,
+) -> tuple[list[AttendanceOut], str | None]:
     training = await service.visible_training(session, principal, training_id)
     statement = (
-        select(TrainingAttendance)
+        select(TrainingSession.starts_at, TrainingAttendance)
         .join(TrainingSession, TrainingSession.id == TrainingAttendance.session_id)
         .where(TrainingAttendance.training_id == training.id)
-        .order_by(TrainingSession.starts_at, TrainingAttendance.member_id)
     )
     if session_id is not None:
         statement = statement.where(TrainingAttendance.session_id == session_id)
-    return [AttendanceOut.model_validate(row) for row in (await session.scalars(statement)).all()]
+    statement = keyset(statement, _ROLL_ORDER, _ROLL_CURSOR, page, descending=False)
+    rows = list((await session.execute(statement)).all())
+    rows, cursor = next_cursor(
+        rows, page.limit, lambda row: keyset_key(row[0], row[1].session_id, row[1].member_id)
+    )
+    return [AttendanceOut.model_validate(row) for _, row in rows], cursor
 
 
 async def checkin_code(

@@ -14,7 +14,7 @@ from app.auth.deps import (
 )
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Page, Pagination
+from app.core.pagination import Pagination
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.service import MemberNotFound
 from app.policy.values import TrainingType
@@ -22,7 +22,8 @@ from app.regions.service import RegionNotFound
 from app.trainings import attendance, checkin, service
 from app.trainings.schemas import (
     AttendanceIn,
-    AttendanceOut,
+    AttendancePage,
+    AttendanceRecords,
     CancellationOut,
     CheckinCode,
     CheckinIn,
@@ -30,10 +31,10 @@ from app.trainings.schemas import (
     CompletionIn,
     EnrollmentIn,
     EnrollmentOut,
-    MemberTrainingOut,
+    MemberTrainingPage,
     TrainingDetail,
     TrainingIn,
-    TrainingSummary,
+    TrainingPage,
 )
 
 router = api_router(
@@ -56,6 +57,7 @@ me = api_router(
 @router.post(
     "",
     summary="Create a training",
+    name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=TrainingDetail,
     responses=problem_responses(RegionNotFound),
@@ -68,7 +70,7 @@ async def create_training(
     return await service.create_training(session, caller, actor, body)
 
 
-@router.get("", summary="List trainings", response_model=Page[TrainingSummary])
+@router.get("", summary="List trainings", name="list", response_model=TrainingPage)
 async def list_trainings(
     caller: Staff,
     session: ReadSession,
@@ -76,17 +78,18 @@ async def list_trainings(
     type: TrainingType | None = None,
     from_: Annotated[AwareDatetime | None, instant_from("Starting")] = None,
     to: Annotated[AwareDatetime | None, instant_to("Starting")] = None,
-) -> Page[TrainingSummary]:
+) -> TrainingPage:
     """Trainings held within your regions, latest start first, with how many are enrolled
     and waitlisted."""
     filters = service.TrainingFilters(type=type, starts_from=from_, starts_to=to)
     items, cursor = await service.list_trainings(session, caller, filters, page)
-    return Page[TrainingSummary](items=items, next_cursor=cursor)
+    return TrainingPage(items=items, next_cursor=cursor)
 
 
 @router.get(
     "/{training_id}",
     summary="Get a training with its sessions",
+    name="get",
     response_model=TrainingDetail,
     responses=problem_responses(service.TrainingNotFound),
 )
@@ -139,7 +142,7 @@ async def cancel(
 @router.post(
     "/{training_id}/attendance",
     summary="Take the roll for a session",
-    response_model=list[AttendanceOut],
+    response_model=AttendanceRecords,
     responses=problem_responses(
         service.TrainingNotFound, attendance.SessionNotFound, service.MemberNotEnrolled
     ),
@@ -150,28 +153,32 @@ async def record_attendance(
     caller: Staff,
     actor: CurrentActor,
     session: Session,
-) -> list[AttendanceOut]:
-    """Marks enrolled members present (or absent) at one session. Marking again updates the
-    same row. Members not enrolled (or only waitlisted) answer 422 and nothing is recorded."""
-    return await attendance.record_attendance(session, caller, actor, training_id, body)
+) -> AttendanceRecords:
+    """Marks enrolled members present (or absent) at one session, answering one row per
+    member marked (`items`). Marking again updates the same row. Members not enrolled (or only
+    waitlisted) answer 422 and nothing is recorded."""
+    items = await attendance.record_attendance(session, caller, actor, training_id, body)
+    return AttendanceRecords(items=items)
 
 
 @router.get(
     "/{training_id}/attendance",
     summary="List attendance",
-    response_model=list[AttendanceOut],
+    response_model=AttendancePage,
     responses=problem_responses(service.TrainingNotFound),
 )
 async def list_attendance(
     training_id: uuid.UUID,
     caller: Staff,
     session: ReadSession,
+    page: Pagination,
     session_id: Annotated[
         uuid.UUID | None, Query(description="Only this session (`sessions[].id`)")
     ] = None,
-) -> list[AttendanceOut]:
-    """Who attended which session (from the roll or a check-in), by session."""
-    return await attendance.list_attendance(session, caller, training_id, session_id)
+) -> AttendancePage:
+    """Who attended which session (from the roll or a check-in), by session, then member."""
+    items, cursor = await attendance.list_attendance(session, caller, training_id, session_id, page)
+    return AttendancePage(items=items, next_cursor=cursor)
 
 
 @router.get(
@@ -225,15 +232,17 @@ async def complete(
 @members.get(
     "/{member_id}/trainings",
     summary="List a member's trainings",
-    response_model=list[MemberTrainingOut],
+    name="list_for_member",
+    response_model=MemberTrainingPage,
     responses=problem_responses(MemberNotFound),
 )
 async def member_trainings(
-    member_id: uuid.UUID, caller: Staff, session: ReadSession
-) -> list[MemberTrainingOut]:
+    member_id: uuid.UUID, caller: Staff, session: ReadSession, page: Pagination
+) -> MemberTrainingPage:
     """Every course the member is enrolled or waitlisted in, latest first, with completion
     and certificate."""
-    return await service.member_trainings(session, caller, member_id)
+    items, cursor = await service.member_trainings(session, caller, member_id, page)
+    return MemberTrainingPage(items=items, next_cursor=cursor)
 
 
 @me.post(

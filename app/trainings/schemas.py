@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.core.pagination import Items, Page
 from app.policy.values import TrainingType
 
 
@@ -159,3 +160,19 @@ class MemberTrainingOut(BaseModel):
     status: EnrollmentStatus
     completed_on: date | None
     certificate_no: str | None
+
+
+class TrainingPage(Page[TrainingSummary]):
+    """A page of trainings, latest start first."""
+
+
+class AttendancePage(Page[AttendanceOut]):
+    """A page of a training's attendance, by session and member."""
+
+
+class AttendanceRecords(Items[AttendanceOut]):
+    """The roll as recorded: one row per member marked."""
+
+
+class MemberTrainingPage(Page[MemberTrainingOut]):
+    """A page of a member's trainings, latest start first."""

@@ -403,20 +403,22 @@ async def complete(
 
 
 async def member_trainings(
-    session: AsyncSession, principal: Principal, member_id: uuid.UUID
-) -> list[MemberTrainingOut]:
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, page: PageRequest
+) -> tuple[list[MemberTrainingOut], str | None]:
     """The member's trainings, newest first. Visible whenever the member is: a member who
     moved keeps their record, wherever the course was held."""
     member, _ = await households.member_in_scope(session, principal, member_id)
-    rows = (
-        await session.execute(
-            select(Training, TrainingEnrollment)
-            .join(TrainingEnrollment, TrainingEnrollment.training_id == Training.id)
-            .where(TrainingEnrollment.member_id == member.id)
-            .order_by(Training.starts_at.desc(), Training.id)
-        )
-    ).all()
-    return [
+    statement = (
+        select(Training, TrainingEnrollment)
+        .join(TrainingEnrollment, TrainingEnrollment.training_id == Training.id)
+        .where(TrainingEnrollment.member_id == member.id)
+    )
+    statement = newest_first(statement, Training.starts_at, Training.id, page)
+    rows = list((await session.execute(statement)).all())
+    rows, cursor = next_cursor(
+        rows, page.limit, lambda row: newest_first_key(row[0].starts_at, row[0].id)
+    )
+    items = [
         MemberTrainingOut(
             training_id=t.id,
             title=t.title,
@@ -430,3 +432,4 @@ async def member_trainings(
         )
         for t, e in rows
     ]
+    return items, cursor

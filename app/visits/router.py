@@ -15,11 +15,11 @@ from app.auth.deps import (
 )
 from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Page, Pagination
+from app.core.pagination import Pagination
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.service import HouseholdNotFound
 from app.visits import service
-from app.visits.schemas import VisitIn, VisitOut
+from app.visits.schemas import VisitIn, VisitOut, VisitPage
 
 router = api_router(
     "/visits",
@@ -31,6 +31,7 @@ router = api_router(
 @router.post(
     "",
     summary="Record a household visit",
+    name="record",
     status_code=status.HTTP_201_CREATED,
     response_model=VisitOut,
     responses={
@@ -62,7 +63,7 @@ async def record_visit(body: VisitIn, request: Request) -> Response:
     )
 
 
-@router.get("", summary="List visits", response_model=Page[VisitOut])
+@router.get("", summary="List visits", name="list", response_model=VisitPage)
 async def list_visits(
     caller: Staff,
     session: ReadSession,
@@ -74,7 +75,7 @@ async def list_visits(
     needs_review: Annotated[
         bool | None, Query(description="Only visits flagged (or not) for their location")
     ] = None,
-) -> Page[VisitOut]:
+) -> VisitPage:
     """Visits within your regions, newest first. `needs_review=true` lists the visits logged
     too far from their village, for a supervisor to check."""
     filters = service.VisitFilters(
@@ -85,4 +86,4 @@ async def list_visits(
         needs_review=needs_review,
     )
     items, cursor = await service.list_visits(session, caller, filters, page)
-    return Page[VisitOut](items=items, next_cursor=cursor)
+    return VisitPage(items=items, next_cursor=cursor)

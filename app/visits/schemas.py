@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.core.pagination import Page
 from app.households.schemas import EmploymentIn, IntentIn
 from app.policy.values import VisitMethod
 
@@ -52,3 +53,7 @@ class VisitOut(BaseModel):
     )
     notes: str
     created_at: datetime
+
+
+class VisitPage(Page[VisitOut]):
+    """A page of visits, newest first."""

@@ -85,7 +85,7 @@ async def test_five_jobs_fill_a_round_and_the_sixth_opens_the_next(client, coord
     for job in jobs:
         response = await _push(client, coordinator, job, worker)
         assert response.status_code == 201, response.text
-        rounds.append(response.json()[0]["round"])
+        rounds.append(response.json()["items"][0]["round"])
     assert rounds == [1, 1, 1, 1, 1, 2]
     progress = (
         await client.get(f"/api/v1/members/{worker.id}/push-progress", headers=coordinator)
@@ -93,7 +93,7 @@ async def test_five_jobs_fill_a_round_and_the_sixth_opens_the_next(client, coord
     assert progress["rounds"] == 2 and progress["full_rounds"] == 1
     assert progress["jobs_pushed"] == 6 and progress["meets_policy"] is False
     listed = await client.get(f"/api/v1/members/{worker.id}/job-pushes", headers=coordinator)
-    assert [p["round"] for p in listed.json()] == [2, 1, 1, 1, 1, 1]
+    assert [p["round"] for p in listed.json()["items"]] == [2, 1, 1, 1, 1, 1]
     events = await db.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "job_push")
     )
@@ -122,8 +122,11 @@ async def test_one_push_to_several_members(client, coordinator, family, db):
     (job,) = await add_jobs(db, 1)
     response = await _push(client, coordinator, job, family[0], family[1])
     assert response.status_code == 201
-    assert {p["member_id"] for p in response.json()} == {str(family[0].id), str(family[1].id)}
-    assert all(p["round"] == 1 and p["job"]["id"] == str(job.id) for p in response.json())
+    assert {p["member_id"] for p in response.json()["items"]} == {
+        str(family[0].id),
+        str(family[1].id),
+    }
+    assert all(p["round"] == 1 and p["job"]["id"] == str(job.id) for p in response.json()["items"])
 
 
 async def test_pushing_the_same_job_again_answers_the_existing_pushes(
@@ -132,14 +135,14 @@ async def test_pushing_the_same_job_again_answers_the_existing_pushes(
     (job,) = await add_jobs(db, 1)
     first = await _push(client, coordinator, job, family[0], family[1])
     assert first.status_code == 201, first.text
-    assert [p["created"] for p in first.json()] == [True, True]
+    assert [p["created"] for p in first.json()["items"]] == [True, True]
     events = {e.id for e in await _push_events(db)}
 
     again = await _push(client, coordinator, job, family[0], family[1])
     assert again.status_code == 200, again.text
-    assert [p["id"] for p in again.json()] == [p["id"] for p in first.json()]
-    assert [p["created"] for p in again.json()] == [False, False]
-    assert [p["round"] for p in again.json()] == [1, 1]
+    assert [p["id"] for p in again.json()["items"]] == [p["id"] for p in first.json()["items"]]
+    assert [p["created"] for p in again.json()["items"]] == [False, False]
+    assert [p["round"] for p in again.json()["items"]] == [1, 1]
     rows = await db.scalar(
         select(func.count()).select_from(JobPush).where(JobPush.job_id == job.id)
     )
@@ -157,12 +160,12 @@ async def test_a_push_to_pushed_and_new_members_creates_only_the_new(
     jobs = await add_jobs(db, 6)
     for job in jobs[:5]:  # fills the daughter's first round
         assert (await _push(client, coordinator, job, family[1])).status_code == 201
-    earlier = (await _push(client, coordinator, jobs[5], family[0])).json()[0]
+    earlier = (await _push(client, coordinator, jobs[5], family[0])).json()["items"][0]
     events = {e.id for e in await _push_events(db)}
 
     response = await _push(client, coordinator, jobs[5], family[0], family[1])
     assert response.status_code == 201, response.text
-    kept, new = response.json()
+    kept, new = response.json()["items"]
     assert kept["member_id"] == str(family[0].id) and kept["created"] is False
     assert kept["id"] == earlier["id"] and kept["round"] == 1
     assert new["member_id"] == str(family[1].id) and new["created"] is True
@@ -185,9 +188,9 @@ async def test_concurrent_identical_pushes_make_one_push_per_member(
     assert sorted(member_id for member_id, _ in rows) == sorted([family[0].id, family[1].id])
     ids = {str(push_id) for _, push_id in rows}
     for answer in answers:
-        assert {p["id"] for p in answer.json()} == ids
+        assert {p["id"] for p in answer.json()["items"]} == ids
     # Each push was created by exactly one of the requests, and audited once.
-    created = [p["id"] for a in answers for p in a.json() if p["created"]]
+    created = [p["id"] for a in answers for p in a.json()["items"] if p["created"]]
     assert sorted(created) == sorted(ids)
     assert len(await _push_events(db)) == 2
 
@@ -197,7 +200,7 @@ async def test_villager_reading_their_pushes_marks_them_viewed(
 ):
     jobs = await add_jobs(db, 3)
     fresh, liked, refused = [
-        (await _push(client, coordinator, job, family[0])).json()[0] for job in jobs
+        (await _push(client, coordinator, job, family[0])).json()["items"][0] for job in jobs
     ]
     await client.patch(
         f"/api/v1/job-pushes/{liked['id']}", json={"result": "interested"}, headers=coordinator
@@ -212,7 +215,7 @@ async def test_villager_reading_their_pushes_marks_them_viewed(
 
     staff = await client.get(f"/api/v1/members/{family[0].id}/job-pushes", headers=coordinator)
     assert staff.status_code == 200
-    assert {p["id"]: p["status"] for p in staff.json()} == before
+    assert {p["id"]: p["status"] for p in staff.json()["items"]} == before
     assert await _statuses(db, family[0]) == before
     assert await _push_events(db, besides=events) == []
 
@@ -220,7 +223,7 @@ async def test_villager_reading_their_pushes_marks_them_viewed(
     mine = await client.get("/api/v1/me/job-pushes", headers=villager)
     assert mine.status_code == 200, mine.text
     expected = {fresh["id"]: "viewed", liked["id"]: "interested", refused["id"]: "declined"}
-    assert {p["id"]: p["status"] for p in mine.json()} == expected
+    assert {p["id"]: p["status"] for p in mine.json()["items"]} == expected
     assert await _statuses(db, family[0]) == expected
     added = await _push_events(db, besides=events)
     assert [(e.action, str(e.entity_id), e.changes) for e in added] == [
@@ -229,7 +232,7 @@ async def test_villager_reading_their_pushes_marks_them_viewed(
     assert added[0].region_code == VILLAGE_A
 
     again = await client.get("/api/v1/me/job-pushes", headers=villager)
-    assert {p["id"]: p["status"] for p in again.json()} == expected
+    assert {p["id"]: p["status"] for p in again.json()["items"]} == expected
     assert len(await _push_events(db, besides=events)) == 1
 
 
@@ -240,7 +243,7 @@ async def test_a_viewed_push_can_still_be_answered(
     for job in jobs:
         await _push(client, coordinator, job, family[0])
     villager = await _as_villager(db, make_user, auth, family[0])
-    listed = (await client.get("/api/v1/me/job-pushes", headers=villager)).json()
+    listed = (await client.get("/api/v1/me/job-pushes", headers=villager)).json()["items"]
     assert [p["status"] for p in listed] == ["viewed", "viewed"]
     yes, no = listed
     interested = await client.post(
@@ -279,7 +282,7 @@ async def test_closed_or_expired_job_cannot_be_pushed(client, coordinator, famil
 
 async def test_results_move_forward_only(client, coordinator, family, db):
     (job,) = await add_jobs(db, 1)
-    push = (await _push(client, coordinator, job, family[0])).json()[0]
+    push = (await _push(client, coordinator, job, family[0])).json()["items"][0]
     url = f"/api/v1/job-pushes/{push['id']}"
     interested = await client.patch(url, json={"result": "interested"}, headers=coordinator)
     assert interested.status_code == 200 and interested.json()["status"] == "interested"
@@ -297,7 +300,7 @@ async def test_results_move_forward_only(client, coordinator, family, db):
 
 async def test_hire_records_this_months_employment(client, coordinator, family, db):
     (job,) = await add_jobs(db, 1, employer="东莞某玩具厂", location_type="省内县外")
-    push = (await _push(client, coordinator, job, family[0])).json()[0]
+    push = (await _push(client, coordinator, job, family[0])).json()["items"][0]
     hired = await client.patch(
         f"/api/v1/job-pushes/{push['id']}", json={"result": "hired"}, headers=coordinator
     )
@@ -326,7 +329,7 @@ async def test_hire_keeps_the_months_and_income_and_reads_the_month_once_locked(
     )
     await db.commit()
     (job,) = await add_jobs(db, 1, employer="东莞某玩具厂", location_type="省内县外")
-    push = (await _push(client, coordinator, job, family[0])).json()[0]
+    push = (await _push(client, coordinator, job, family[0])).json()["items"][0]
 
     reads: list[str] = []
 
@@ -368,7 +371,7 @@ async def test_two_hires_of_one_member_at_once(app, client, coordinator, family,
         (await add_jobs(db, 1, employer=employer, location_type=where))[0]
         for employer, where in employers.items()
     ]
-    pushes = [(await _push(client, coordinator, job, family[0])).json()[0] for job in jobs]
+    pushes = [(await _push(client, coordinator, job, family[0])).json()["items"][0] for job in jobs]
     answers = await inserting_at_once(
         app,
         "member_employment",
@@ -402,7 +405,7 @@ async def test_hire_of_a_member_who_moved_away_stands_without_writing_outside_sc
     """The push stays in the village it was made in, so its coordinator records the hire; the
     member now lives outside the coordinator's villages, so their employment is not written."""
     (job,) = await add_jobs(db, 1, employer="东莞某玩具厂", location_type="省内县外")
-    push = (await _push(client, coordinator, job, family[1])).json()[0]
+    push = (await _push(client, coordinator, job, family[1])).json()["items"][0]
     new_home, _ = await make_household(db, settings, VILLAGE_B, [PersonSpec("韦新")])
     await db.execute(
         update(Member).where(Member.id == family[1].id).values(household_id=new_home.id)
@@ -426,12 +429,12 @@ async def test_villager_sees_and_answers_only_their_own(
     client, coordinator, make_user, auth, family, db
 ):
     jobs = await add_jobs(db, 2)
-    mine = (await _push(client, coordinator, jobs[0], family[0])).json()[0]
-    others = (await _push(client, coordinator, jobs[1], family[1])).json()[0]
+    mine = (await _push(client, coordinator, jobs[0], family[0])).json()["items"][0]
+    others = (await _push(client, coordinator, jobs[1], family[1])).json()["items"][0]
     villager = await _as_villager(db, make_user, auth, family[0])
 
     listed = await client.get("/api/v1/me/job-pushes", headers=villager)
-    assert [p["id"] for p in listed.json()] == [mine["id"]]
+    assert [p["id"] for p in listed.json()["items"]] == [mine["id"]]
     yes = await client.post(
         f"/api/v1/me/job-pushes/{mine['id']}/response", json={"interested": True}, headers=villager
     )
@@ -476,3 +479,55 @@ async def test_below_policy_lists_labourers_with_intent_short_of_rounds(
     assert [i["member_id"] for i in items] == [str(family[0].id)]
     assert items[0]["rounds"] == 1 and items[0]["full_rounds"] == 0
     assert items[0]["jobs_pushed"] == 1 and items[0]["intent"] == "外出"
+
+
+async def _pages(client, url, headers, limit):
+    """Every page of a list, following `next_cursor`."""
+    pages, params = [], {"limit": limit}
+    while True:
+        response = await client.get(url, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["items"])
+        if response.json()["next_cursor"] is None:
+            return pages
+        params = {"limit": limit, "cursor": response.json()["next_cursor"]}
+
+
+async def test_a_members_pushes_come_a_page_at_a_time(client, coordinator, family, db):
+    for job in await add_jobs(db, 6):
+        assert (await _push(client, coordinator, job, family[0])).status_code == 201
+    url = f"/api/v1/members/{family[0].id}/job-pushes"
+    whole = (await client.get(url, headers=coordinator)).json()
+    assert whole["next_cursor"] is None and len(whole["items"]) == 6
+    pages = await _pages(client, url, coordinator, limit=4)
+    assert [len(page) for page in pages] == [4, 2]
+    assert [p["id"] for page in pages for p in page] == [p["id"] for p in whole["items"]]
+    assert [p["round"] for page in pages for p in page] == [2, 1, 1, 1, 1, 1]
+    broken = await client.get(url, params={"cursor": "not-a-cursor"}, headers=coordinator)
+    assert broken.status_code == 400 and broken.json()["code"] == "invalid_cursor"
+
+
+async def test_a_villager_sees_only_the_page_read(client, coordinator, make_user, auth, family, db):
+    for job in await add_jobs(db, 3):
+        assert (await _push(client, coordinator, job, family[0])).status_code == 201
+    villager = await _as_villager(db, make_user, auth, family[0])
+    events = {e.id for e in await _push_events(db)}
+
+    first = await client.get("/api/v1/me/job-pushes", params={"limit": 2}, headers=villager)
+    shown = first.json()["items"]
+    assert [p["status"] for p in shown] == ["viewed", "viewed"]
+    statuses = await _statuses(db, family[0])
+    assert sorted(statuses.values()) == ["pushed", "viewed", "viewed"]
+    assert {str(e.entity_id) for e in await _push_events(db, besides=events)} == {
+        p["id"] for p in shown
+    }
+
+    rest = await client.get(
+        "/api/v1/me/job-pushes",
+        params={"limit": 2, "cursor": first.json()["next_cursor"]},
+        headers=villager,
+    )
+    assert [p["status"] for p in rest.json()["items"]] == ["viewed"]
+    assert rest.json()["next_cursor"] is None
+    assert set((await _statuses(db, family[0])).values()) == {"viewed"}
+    assert len(await _push_events(db, besides=events)) == 3

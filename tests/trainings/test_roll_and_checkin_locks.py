@@ -298,7 +298,8 @@ async def test_the_roll_during_a_checkin_waits_for_it(
     answer = await asyncio.wait_for(sent, 5)
 
     assert answer.status_code == 200, answer.text
-    assert sorted((a["member_id"], a["present"], a["source"]) for a in answer.json()) == sorted(
+    marked = answer.json()["items"]
+    assert sorted((a["member_id"], a["present"], a["source"]) for a in marked) == sorted(
         (str(m.id), marked_present, "roll") for m in (checked, other)
     )
     assert await _rows(db, course) == {

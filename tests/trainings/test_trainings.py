@@ -282,15 +282,15 @@ async def test_attendance_roll(client, coordinator, people, db):
     body = {"session_id": session_id, "member_ids": [str(people[0].id), str(people[1].id)]}
     first = await client.post(url, json=body, headers=coordinator)
     assert first.status_code == 200, first.text
-    assert {(a["member_id"], a["present"], a["source"]) for a in first.json()} == {
+    assert {(a["member_id"], a["present"], a["source"]) for a in first.json()["items"]} == {
         (str(people[0].id), True, "roll"),
         (str(people[1].id), True, "roll"),
     }
     again = await client.post(
         url, json={**body, "member_ids": [str(people[1].id)], "present": False}, headers=coordinator
     )
-    assert again.status_code == 200 and again.json()[0]["present"] is False
-    listed = (await client.get(url, headers=coordinator)).json()
+    assert again.status_code == 200 and again.json()["items"][0]["present"] is False
+    listed = (await client.get(url, headers=coordinator)).json()["items"]
     assert {(a["member_id"], a["present"]) for a in listed} == {
         (str(people[0].id), True),
         (str(people[1].id), False),
@@ -409,7 +409,7 @@ async def test_checkin_flow(client, coordinator, people, make_user, auth, db, cl
 
     listed = (
         await client.get(f"/api/v1/trainings/{training['id']}/attendance", headers=coordinator)
-    ).json()
+    ).json()["items"]
     assert {(a["member_id"], a["source"]) for a in listed} == {
         (str(people[0].id), "checkin"),
         (str(people[1].id), "checkin"),
@@ -483,7 +483,7 @@ async def test_checkin_after_the_roll(client, coordinator, people, make_user, au
         },
         headers=coordinator,
     )
-    assert roll.status_code == 200 and roll.json()[0]["present"] is False
+    assert roll.status_code == 200 and roll.json()["items"][0]["present"] is False
     again = await client.post("/api/v1/me/checkins", json={"code": used}, headers=villager)
     assert again.status_code == 409 and again.json()["code"] == "checkin_code_used"
     fresh = (await _code(client, coordinator, training)).json()["code"]
@@ -491,7 +491,7 @@ async def test_checkin_after_the_roll(client, coordinator, people, make_user, au
     assert back.status_code == 201, back.text
     listed = (
         await client.get(f"/api/v1/trainings/{training['id']}/attendance", headers=coordinator)
-    ).json()
+    ).json()["items"]
     assert [(a["present"], a["source"]) for a in listed] == [(True, "checkin")]
 
 
@@ -570,7 +570,7 @@ async def test_completion_and_member_trainings(client, coordinator, people, make
     assert waiting.status_code == 422 and waiting.json()["code"] == "member_not_enrolled"
     listed = await client.get(f"/api/v1/members/{people[0].id}/trainings", headers=coordinator)
     assert listed.status_code == 200
-    [item] = listed.json()
+    [item] = listed.json()["items"]
     assert item["training_id"] == training["id"] and item["certificate_no"] == "ZS-001"
     assert item["status"] == "enrolled"
     other = auth(await make_user(Role.coordinator, [VILLAGE_B]))
@@ -655,3 +655,52 @@ async def test_roll_checkin_and_completion_are_audited(
     assert {r for _, r, _ in events} == {VILLAGE_A}
     assert ("training_attendance", VILLAGE_A, "villager") in events
     assert len([e for e in events if e[0] == "training_enrollment"]) == 3
+
+
+async def test_attendance_and_a_members_trainings_come_a_page_at_a_time(
+    client, coordinator, people
+):
+    sessions = [
+        {"starts_at": START.isoformat(), "ends_at": (START + timedelta(hours=3)).isoformat()},
+        {
+            "starts_at": (START + timedelta(days=1)).isoformat(),
+            "ends_at": (START + timedelta(days=1, hours=3)).isoformat(),
+        },
+    ]
+    training = await _create(client, coordinator, capacity=3, sessions=sessions)
+    later = await _create(
+        client,
+        coordinator,
+        starts_at=(START + timedelta(days=2)).isoformat(),
+        ends_at=(START + timedelta(days=3)).isoformat(),
+    )
+    for member in people[:2]:
+        await _enroll(client, coordinator, training, member)
+    await _enroll(client, coordinator, later, people[0])
+    url = f"/api/v1/trainings/{training['id']}/attendance"
+    for sitting in training["sessions"]:
+        body = {"session_id": sitting["id"], "member_ids": [str(m.id) for m in people[:2]]}
+        assert (await client.post(url, json=body, headers=coordinator)).status_code == 200
+
+    seen, params = [], {"limit": 3}
+    while True:
+        page = (await client.get(url, params=params, headers=coordinator)).json()
+        seen.append([(a["session_id"], a["member_id"]) for a in page["items"]])
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": 3, "cursor": page["next_cursor"]}
+    by_member = sorted(str(m.id) for m in people[:2])
+    expected = [(s["id"], member) for s in training["sessions"] for member in by_member]
+    assert [len(page) for page in seen] == [3, 1]
+    assert [row for page in seen for row in page] == expected
+
+    mine = f"/api/v1/members/{people[0].id}/trainings"
+    first = (await client.get(mine, params={"limit": 1}, headers=coordinator)).json()
+    assert [t["training_id"] for t in first["items"]] == [later["id"]]
+    rest = (
+        await client.get(
+            mine, params={"limit": 1, "cursor": first["next_cursor"]}, headers=coordinator
+        )
+    ).json()
+    assert [t["training_id"] for t in rest["items"]] == [training["id"]]
+    assert rest["next_cursor"] is None
