@@ -15,6 +15,7 @@ from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
@@ -83,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_docs from local files instead of FastAPI's CDN-based pages.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "Logins, tokens and the calling account"},
             {"name": "regions", "description": "Administrative divisions within your scope"},
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
