@@ -152,8 +152,10 @@ def cmd_import_regions(args: argparse.Namespace) -> None:
 async def seed_demo(
     settings: Settings, *, households: int | None = None, seed: int | None = None
 ) -> DemoSeeded:
-    """Regions, accounts and (into an empty registry only) the synthetic population."""
+    """Regions, accounts, (into an empty registry only) the synthetic population, and the
+    demo jobs and trainings that are missing."""
     from app.core.db import Database
+    from app.demo.catalogue import seed_demo_catalogue
     from app.demo.population import DEFAULT_HOUSEHOLDS, DEFAULT_SEED
     from app.demo.seed import DemoSeeded, seed_accounts, seed_demo_population, seed_regions
 
@@ -170,7 +172,9 @@ async def seed_demo(
                 households=DEFAULT_HOUSEHOLDS if households is None else households,
                 seed=DEFAULT_SEED if seed is None else seed,
             )
-        return DemoSeeded(accounts, population)
+        async with database.engine.begin() as connection:
+            jobs, trainings = await seed_demo_catalogue(connection)
+        return DemoSeeded(accounts, population, jobs, trainings)
     finally:
         await database.dispose()
 
@@ -193,6 +197,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
             f"population: {report.households:,} households, {report.members:,} members, "
             f"{report.employment:,} employment rows, {report.intents:,} intents"
         )
+    print(f"catalogue: {seeded.jobs} new demo jobs, {seeded.trainings} new demo trainings")
 
 
 def openapi_document() -> str:
