@@ -21,20 +21,34 @@ if TYPE_CHECKING:
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
 
-def load_settings() -> Settings:
-    """Settings, or a clear message and exit status 2 (e.g. production with dev secrets)."""
+def load_settings(*, needs: tuple[str, ...] = ()) -> Settings:
+    """Settings, or a clear message and exit status 2 (production with dev secrets, or a
+    command that needs `DATABASE_URL` / `REDIS_URL` started without them)."""
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         messages = "; ".join(str(err.get("msg", "")) for err in exc.errors())
         print(f"wengang: refusing to start: {messages}", file=sys.stderr)
         raise SystemExit(2) from None
+    missing = [name for name in needs if not getattr(settings, name.lower())]
+    if missing:
+        print(
+            f"wengang: {' and '.join(missing)} not set: while `wengang dev` runs, paste the"
+            " `export` lines it prints; otherwise point them at your servers",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return settings
+
+
+DATABASE = ("DATABASE_URL",)
+SERVICES = ("DATABASE_URL", "REDIS_URL")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    settings = load_settings()
+    settings = load_settings(needs=SERVICES)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -48,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(_: argparse.Namespace) -> None:
-    load_settings()
+    load_settings(needs=SERVICES)
     from workers.main import run
 
     run()
@@ -66,7 +80,7 @@ def migrate(database_url: str | None = None, revision: str = "head") -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    settings = load_settings()
+    settings = load_settings(needs=DATABASE)
     migrate(settings.database_url, args.revision)
     print(f"database migrated to {args.revision}")
 
@@ -87,7 +101,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     from app.auth.service import create_user
     from app.core.errors import AppError
 
-    settings = load_settings()
+    settings = load_settings(needs=DATABASE)
     regions = [code for code in (args.region or []) if code]
 
     async def work(session: object) -> object:
@@ -114,7 +128,7 @@ def cmd_create_client(args: argparse.Namespace) -> None:
     from app.auth.service import create_client
     from app.core.errors import AppError
 
-    settings = load_settings()
+    settings = load_settings(needs=DATABASE)
 
     async def work(session: object) -> object:
         return await create_client(session, settings, name=args.name, region_code=args.region)  # type: ignore[arg-type]
@@ -146,14 +160,16 @@ async def _import_regions(settings: Settings, path: Path) -> None:
 
 
 def cmd_import_regions(args: argparse.Namespace) -> None:
-    asyncio.run(_import_regions(load_settings(), Path(args.file)))
+    asyncio.run(_import_regions(load_settings(needs=DATABASE), Path(args.file)))
 
 
 async def seed_demo(
     settings: Settings, *, households: int | None = None, seed: int | None = None
 ) -> DemoSeeded:
-    """Regions, accounts and (into an empty registry only) the synthetic population."""
+    """Regions, accounts, (into an empty registry only) the synthetic population, and the
+    demo jobs and trainings that are missing."""
     from app.core.db import Database
+    from app.demo.catalogue import seed_demo_catalogue
     from app.demo.population import DEFAULT_HOUSEHOLDS, DEFAULT_SEED
     from app.demo.seed import DemoSeeded, seed_accounts, seed_demo_population, seed_regions
 
@@ -170,13 +186,15 @@ async def seed_demo(
                 households=DEFAULT_HOUSEHOLDS if households is None else households,
                 seed=DEFAULT_SEED if seed is None else seed,
             )
-        return DemoSeeded(accounts, population)
+        async with database.engine.begin() as connection:
+            jobs, trainings = await seed_demo_catalogue(connection)
+        return DemoSeeded(accounts, population, jobs, trainings)
     finally:
         await database.dispose()
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
-    settings = load_settings()
+    settings = load_settings(needs=DATABASE)
     if settings.app_env == "production":
         print("wengang: seed-demo refuses to run with APP_ENV=production", file=sys.stderr)
         raise SystemExit(2)
@@ -193,6 +211,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
             f"population: {report.households:,} households, {report.members:,} members, "
             f"{report.employment:,} employment rows, {report.intents:,} intents"
         )
+    print(f"catalogue: {seeded.jobs} new demo jobs, {seeded.trainings} new demo trainings")
 
 
 def openapi_document() -> str:
@@ -218,9 +237,18 @@ def cmd_openapi(args: argparse.Namespace) -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> None:
-    from app.devserver import run_dev
+    from app.devserver import DevOptions, run_dev
 
-    run_dev(port=args.port, with_worker=not args.no_worker)
+    if load_settings().app_env == "production":
+        print("wengang: dev refuses to run with APP_ENV=production", file=sys.stderr)
+        raise SystemExit(2)
+    options = DevOptions(
+        host=args.host,
+        port=args.port,
+        with_worker=not args.no_worker,
+        fake_wechat=args.fake_wechat,
+    )
+    raise SystemExit(run_dev(options))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,8 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     dev = commands.add_parser("dev", help="run everything on embedded defaults with demo data")
+    dev.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 lets a phone on the same network reach it",
+    )
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--no-worker", action="store_true", help="do not start the arq worker")
+    dev.add_argument(
+        "--fake-wechat",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer the mini-program's WeChat logins with a local fake (default); with"
+        " --no-fake-wechat, WECHAT_API_BASE and the app's credentials are used",
+    )
     dev.set_defaults(handler=cmd_dev)
 
     serve = commands.add_parser("serve", help="run the API")

@@ -15,6 +15,7 @@ from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
@@ -78,13 +79,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = FastAPI(
         title="wengang API",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # Served by install_docs from local files instead of FastAPI's CDN-based pages.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "Logins, tokens and the calling account"},
             {"name": "regions", "description": "Administrative divisions within your scope"},
@@ -99,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.state.settings = settings
     app.state.metrics = Metrics()
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 

@@ -31,10 +31,10 @@ from app.core.config import PROJECT_ROOT, Settings, normalise_database_url
 from app.core.embedded import start_embedded
 from app.core.queue import enqueue_after_commit, send_pending_jobs
 from app.core.security import issue_access_token
+from app.fakes.wechat import FakeWeChatServer
 from app.main import create_app
 from app.models import Base
 from app.regions.importer import DEMO_COUNTY_CSV, import_regions
-from tests.fakes.wechat import FakeWeChatServer
 from workers.main import worker_options
 
 TEST_PASSWORD = "correct horse battery staple"

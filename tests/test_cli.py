@@ -91,3 +91,16 @@ def test_import_regions(cli_env, tmp_path, capsys):
     )
     main(["import-regions", str(csv_file)])
     assert "2 new" in capsys.readouterr().out
+
+
+def test_commands_that_need_the_database_say_how_to_reach_it(monkeypatch, capsys):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(["create-user", "--username", "x", "--password", "pw-123456", "--role", "admin"])
+    finally:
+        get_settings.cache_clear()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wengang: DATABASE_URL not set") and "`export` lines" in err

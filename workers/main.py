@@ -68,6 +68,6 @@ def run() -> None:
     from arq.worker import run_worker
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     options = worker_options(settings)
     run_worker(WorkerSettings, **options)  # type: ignore[arg-type]

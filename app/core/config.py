@@ -12,13 +12,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.policy.field_work import DEFAULT_VISIT_MAX_DISTANCE_KM
 
-# Development defaults for secrets. They make `make dev` work out of the box and are refused
-# when APP_ENV=production (see `Settings.refuse_development_secrets`).
+# Development defaults for secrets. They make `make dev` work out of the box and are refused,
+# like empty values, when APP_ENV=production (see `Settings.refuse_development_secrets`).
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
 DEV_PII_KEY = "ZGV2LXBpaS1rZXktY2hhbmdlLW1lLTAxMjM0NTY3ODk="  # base64 of a 32-byte dev key
 DEV_PII_INDEX_KEY = "dev-pii-index-key-change-me"
 DEV_WECHAT_APP_SECRET = "dev-wechat-secret"
 DEV_FEED_TOKEN = "dev-feed-token"
+DEV_WECHAT_APP_ID = "wx-dev-app"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
 
     app_env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    # json: one object a line, for a log pipeline; console: for a person (`wengang dev`).
+    log_format: Literal["json", "console"] = "json"
     # Where `wengang dev` keeps its embedded PostgreSQL and Redis; survives restarts.
     data_dir: Path = PROJECT_ROOT / ".data"
 
@@ -72,7 +75,7 @@ class Settings(BaseSettings):
     pii_index_key: str = DEV_PII_INDEX_KEY
 
     wechat_api_base: str = "https://api.weixin.qq.com"
-    wechat_app_id: str = "wx-dev-app"
+    wechat_app_id: str = DEV_WECHAT_APP_ID
     wechat_app_secret: str = DEV_WECHAT_APP_SECRET
     wechat_timeout_seconds: float = 5.0
 
@@ -114,15 +117,20 @@ class Settings(BaseSettings):
             "JWT_SECRET": (self.jwt_secret, DEV_JWT_SECRET),
             "PII_KEY": (self.pii_key, DEV_PII_KEY),
             "PII_INDEX_KEY": (self.pii_index_key, DEV_PII_INDEX_KEY),
+            "WECHAT_APP_ID": (self.wechat_app_id, DEV_WECHAT_APP_ID),
             "WECHAT_APP_SECRET": (self.wechat_app_secret, DEV_WECHAT_APP_SECRET),
             "FEED_TOKEN": (self.feed_token, DEV_FEED_TOKEN),
         }
+        # An empty value (`JWT_SECRET=` left as in .env.example) is no secret either.
+        empty = [name for name, (value, _) in defaults.items() if not value.strip()]
         unchanged = [name for name, (value, default) in defaults.items() if value == default]
+        problems = []
+        if empty:
+            problems.append("these are empty: " + ", ".join(empty))
         if unchanged:
-            raise ValueError(
-                "APP_ENV=production but these secrets still have their development defaults: "
-                + ", ".join(unchanged)
-            )
+            problems.append("these still have their development defaults: " + ", ".join(unchanged))
+        if problems:
+            raise ValueError("APP_ENV=production but " + "; ".join(problems))
         if len(self.jwt_secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters in production")
         if not self.database_url or not self.redis_url:

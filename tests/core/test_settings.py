@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import DEV_JWT_SECRET, Settings
+from app.core.config import DEV_JWT_SECRET, PROJECT_ROOT, Settings
 
 PRODUCTION_SECRETS = {
     "jwt_secret": "p" * 48,
     "pii_key": "cHJvZHVjdGlvbi1waWkta2V5LTAxMjM0NTY3ODlhYmM=",
     "pii_index_key": "production-index-key",
+    "wechat_app_id": "wx0123456789abcdef",
     "wechat_app_secret": "production-wechat",
     "feed_token": "production-feed",
     "database_url": "postgresql://db/wengang",
@@ -34,12 +36,59 @@ def test_production_accepts_real_secrets():
     assert settings.app_env == "production"
 
 
-@pytest.mark.parametrize("unchanged", ["jwt_secret", "pii_key", "wechat_app_secret", "feed_token"])
+SECRETS = ["jwt_secret", "pii_key", "pii_index_key", "wechat_app_id", "wechat_app_secret"]
+
+
+@pytest.mark.parametrize("unchanged", [*SECRETS, "feed_token"])
 def test_production_refuses_development_secrets(unchanged):
     values = {k: v for k, v in PRODUCTION_SECRETS.items() if k != unchanged}
     with pytest.raises(ValidationError) as error:
         Settings(_env_file=None, app_env="production", **values)
     assert unchanged.upper() in str(error.value)
+    assert "development defaults" in str(error.value)
+
+
+@pytest.mark.parametrize("empty", [*SECRETS, "feed_token"])
+@pytest.mark.parametrize("value", ["", "   "])
+def test_production_refuses_empty_secrets(empty, value):
+    values = {**PRODUCTION_SECRETS, empty: value}
+    with pytest.raises(ValidationError) as error:
+        Settings(_env_file=None, app_env="production", **values)
+    assert f"these are empty: {empty.upper()}" in str(error.value)
+
+
+def test_production_refuses_the_empty_secrets_of_env_example(tmp_path, monkeypatch):
+    """`cp .env.example .env` without filling it in is refused, naming every empty secret."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text((PROJECT_ROOT / ".env.example").read_text(encoding="utf-8"))
+    with pytest.raises(ValidationError) as error:
+        Settings(_env_file=env_file)
+    for name in ("JWT_SECRET", "PII_KEY", "PII_INDEX_KEY", "WECHAT_APP_SECRET", "FEED_TOKEN"):
+        assert name in str(error.value)
+
+
+def test_development_accepts_its_defaults():
+    settings = Settings(_env_file=None)
+    assert settings.app_env == "development"
+    assert settings.log_format == "json"
+
+
+def test_env_example_lists_every_setting():
+    lines = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    listed = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in lines
+        if re.match(r"^#? ?[A-Z][A-Z0-9_]*=", line)
+    }
+    assert listed == {name.upper() for name in Settings.model_fields}
+
+
+def test_log_format_is_json_or_console():
+    assert Settings(_env_file=None, log_format="console").log_format == "console"
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, log_format="pretty")
 
 
 def test_previous_jwt_secrets_from_comma_list(monkeypatch):

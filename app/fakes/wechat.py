@@ -1,8 +1,10 @@
-"""A fake WeChat server API, served over real HTTP on loopback.
+"""A fake WeChat server API, served over real HTTP on loopback, for `wengang dev` and the tests.
 
 Codes steer its answers: `ok-<openid>` logs in, `bad` is 40029, `limit` 45011, `blocked`
 40226, `busy` is always -1, `busyonce-<openid>` is -1 once then fine; `phone-<digits>` yields
-that phone number.
+that phone number. Any other code, such as the mini-program's own from `wx.login` or
+`getPhoneNumber` against `wengang dev`, logs in as one WeChat user (`DEV_OPENID`) and yields
+`DEV_PHONE`, a phone no demo account has.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+
+DEV_OPENID = "dev-openid"
+DEV_PHONE = "13900000000"
 
 
 @dataclass
@@ -59,7 +64,8 @@ def build_app(state: FakeWeChatState) -> FastAPI:
         error = _code_error(js_code, state)
         if error:
             return error
-        openid = js_code.split("-", 1)[1]
+        steered = js_code.startswith(("ok-", "busyonce-"))
+        openid = js_code.split("-", 1)[1] if steered else DEV_OPENID
         return {"openid": openid, "session_key": "SECRET-SESSION-KEY", "unionid": "u-" + openid}
 
     @app.post("/cgi-bin/stable_token")
@@ -84,7 +90,8 @@ def build_app(state: FakeWeChatState) -> FastAPI:
         error = _code_error(code, state)
         if error:
             return error
-        digits = code.split("-", 1)[1]
+        steered = code.startswith(("phone-", "busyonce-"))
+        digits = code.split("-", 1)[1] if steered else DEV_PHONE
         return {
             "errcode": 0,
             "errmsg": "ok",
@@ -95,13 +102,19 @@ def build_app(state: FakeWeChatState) -> FastAPI:
 
 
 class FakeWeChatServer:
+    """The fake in a thread of this process, on a free loopback port."""
+
     def __init__(self) -> None:
         self.state = FakeWeChatState()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         config = uvicorn.Config(
-            build_app(self.state), host="127.0.0.1", port=self.port, log_level="warning"
+            build_app(self.state),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            log_config=None,  # the process's own logging, not uvicorn's
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
