@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from app.auth.deps import AUTHENTICATED_RESPONSES, CallerScope
+from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser
 from app.core.db import ReadSession
 from app.core.errors import problem_responses
 from app.core.pagination import Page, Pagination
 from app.core.routing import api_router
 from app.regions import service
+from app.regions.errors import RegionNotFound
 from app.regions.schemas import RegionDetail, RegionOut
 
 router = api_router("/regions", tags=["regions"], responses=AUTHENTICATED_RESPONSES)
@@ -21,11 +22,11 @@ RegionCode = Annotated[str, Path(description="12-digit division code", examples=
     "",
     summary="List regions",
     response_model=Page[RegionOut],
-    responses=problem_responses(service.RegionNotFound),
+    responses=problem_responses(RegionNotFound),
 )
 async def list_regions(
     session: ReadSession,
-    scope: CallerScope,
+    caller: CurrentUser,
     page: Pagination,
     parent: Annotated[
         str | None, Query(description="List the children of this region", examples=["450226000000"])
@@ -33,7 +34,7 @@ async def list_regions(
 ) -> Page[RegionOut]:
     """Children of `parent` within your scope; without `parent`, the regions you are assigned
     (every province for an admin). A parent outside your scope answers 404."""
-    items, cursor = await service.list_regions(session, scope, parent, page)
+    items, cursor = await service.list_regions(session, caller.scope, parent, page)
     return Page[RegionOut](items=[RegionOut.model_validate(r) for r in items], next_cursor=cursor)
 
 
@@ -41,9 +42,9 @@ async def list_regions(
     "/{code}",
     summary="Get one region",
     response_model=RegionDetail,
-    responses=problem_responses(service.RegionNotFound),
+    responses=problem_responses(RegionNotFound),
 )
-async def get_region(code: RegionCode, session: ReadSession, scope: CallerScope) -> RegionDetail:
+async def get_region(code: RegionCode, session: ReadSession, caller: CurrentUser) -> RegionDetail:
     """One region with its ancestors (for breadcrumbs) and how many children it has.
     A region outside your scope answers 404, exactly like a missing one."""
-    return await service.get_region(session, scope, code)
+    return await service.get_region(session, caller.scope, code)
