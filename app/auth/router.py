@@ -45,7 +45,7 @@ from app.core.routing import api_router
 router = api_router("", tags=["auth"])
 
 
-async def get_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -62,7 +62,7 @@ async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(app_settings)]
 WeChat = Annotated[WeChatClient, Depends(get_wechat)]
 Throttle = Annotated[LoginThrottle, Depends(get_throttle)]
 ClientAddress = Annotated[str, Depends(client_address)]
