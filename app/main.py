@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
 from app.auth.callers import AccountReader
-from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -23,15 +22,9 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
 from app.health.router import router as health_router
-from app.households.router import households as households_router
-from app.households.router import members as members_router
-from app.jobs.router import job_pushes as job_pushes_router
-from app.jobs.router import jobs as jobs_router
-from app.jobs.router import member_jobs as member_jobs_router
-from app.jobs.router import my_jobs as my_jobs_router
+from app.households.router import router as households_router
+from app.jobs.router import router as jobs_router
 from app.regions.router import router as regions_router
-from app.trainings.router import me as trainings_me_router
-from app.trainings.router import members as member_trainings_router
 from app.trainings.router import router as trainings_router
 from app.visits.router import router as visits_router
 from app.visits.writer import VisitWriter
@@ -107,20 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
+    # One router per domain (`app/<domain>/router.py`).
     for router in (
         auth_router,
-        me_router,
         regions_router,
         households_router,
-        members_router,
         visits_router,
         jobs_router,
-        job_pushes_router,
-        member_jobs_router,
-        my_jobs_router,
         trainings_router,
-        member_trainings_router,
-        trainings_me_router,
         audit_router,
         health_router,
     ):

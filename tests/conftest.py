@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from arq.worker import Worker
+from arq.worker import Function, Worker
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -157,12 +157,14 @@ def run_queued_jobs(app: Any, settings: Settings) -> RunQueuedJobs:
     """Enqueues jobs by name through the after-commit path requests use, then drains the queue
     with a real arq worker in burst mode; answers the worker, for its counts."""
 
-    async def run(session: Any, *names: str) -> Worker:
+    async def run(session: Any, *names: str, functions: Sequence[Function] = ()) -> Worker:
+        """`functions`: jobs of the test's own, beside the app's."""
         for name in names:
             enqueue_after_commit(session, name)
         await session.commit()
         await send_pending_jobs(session, app.state.arq)
-        worker = Worker(**{**worker_options(settings), "burst": True, "poll_delay": 0.05})
+        options = worker_options(settings, burst=True, poll_delay=0.05)
+        worker = Worker(**{**options, "functions": [*options["functions"], *functions]})
         try:
             await worker.main()
         finally:

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime
 
 from app.audit.schemas import AuditEventOut, AuditEventPage
 from app.audit.service import EventFilters, list_events
-from app.auth.deps import AUTHENTICATED_RESPONSES, Manager
+from app.core.auth import AUTHENTICATED_RESPONSES, Manager
 from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Pagination

@@ -13,22 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.core.caller import Actor
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.scope import Scope, ScopeKind, apply_scope
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is acting, and from where: built once per request, passed to services that write."""
-
-    user_id: uuid.UUID | None
-    role: str
-    request_id: str | None = None
-    client_address: str | None = None
-
-    @classmethod
-    def system(cls, job: str) -> Actor:
-        return cls(user_id=None, role="system", request_id=job)
 
 
 def _plain(value: Any) -> Any:

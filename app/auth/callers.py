@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 
 import asyncpg
 from sqlalchemy import bindparam, func, select
@@ -18,25 +17,8 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from app.auth.models import UserAccount, UserRegion
 from app.core.batching import Batcher
+from app.core.caller import AccountSnapshot
 from app.core.db import Database
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSnapshot:
-    """The `user_account` columns requests use, of the caller, as read for this request
-    (what `auth.service.user_out` shows and what services read of the caller)."""
-
-    id: uuid.UUID
-    kind: str
-    role: str
-    username: str | None
-    display_name: str
-    phone_cipher: bytes | None
-    wechat_openid: str | None
-    member_id: uuid.UUID | None
-    is_active: bool
-    tokens_valid_after: datetime | None
-
 
 _account = UserAccount.__table__
 # Only what requests use (the snapshot's fields, in order): every column decoded costs time on

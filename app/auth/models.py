@@ -2,24 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The account's role and kind are the caller's (`app.core.caller`); re-exported beside the table.
+from app.core.caller import AccountKind as AccountKind
+from app.core.caller import Role as Role
 from app.core.db import Base, Timestamps, UUIDPrimaryKey
-
-
-class Role(StrEnum):
-    villager = "villager"
-    coordinator = "coordinator"
-    manager = "manager"
-    admin = "admin"
-
-
-class AccountKind(StrEnum):
-    person = "person"  # logs in with WeChat or a password
-    client = "client"  # a county API client: client-credentials grant only
 
 
 class UserAccount(UUIDPrimaryKey, Timestamps, Base):

@@ -5,7 +5,18 @@ from typing import Annotated
 from fastapi import Depends, Form, Request, Response, status
 
 from app.auth import service, tokens
-from app.auth.deps import AppSettings, CurrentUser
+from app.auth.errors import (
+    PhoneAlreadyBound,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    TooManyLoginAttempts,
+    UnsupportedGrant,
+    WeChatBusy,
+    WeChatCodeInvalid,
+    WeChatFailed,
+    WeChatRateLimited,
+    WeChatUserBlocked,
+)
 from app.auth.models import AccountKind
 from app.auth.schemas import (
     LogoutRequest,
@@ -16,15 +27,10 @@ from app.auth.schemas import (
     WeChatCode,
     WeChatLoginResponse,
 )
-from app.auth.throttle import LoginThrottle, TooManyLoginAttempts
-from app.auth.wechat import (
-    WeChatBusy,
-    WeChatClient,
-    WeChatCodeInvalid,
-    WeChatFailed,
-    WeChatRateLimited,
-    WeChatUserBlocked,
-)
+from app.auth.throttle import LoginThrottle
+from app.auth.wechat import WeChatClient
+from app.core.auth import CurrentUser
+from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import Session
 from app.core.errors import (
@@ -37,8 +43,11 @@ from app.core.errors import (
 )
 from app.core.routing import api_router
 
-router = api_router("/auth", tags=["auth"])
-me_router = api_router("", tags=["auth"])
+router = api_router("", tags=["auth"])
+
+
+async def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
 
 
 async def get_wechat(request: Request) -> WeChatClient:
@@ -54,6 +63,7 @@ async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+AppSettings = Annotated[Settings, Depends(app_settings)]
 WeChat = Annotated[WeChatClient, Depends(get_wechat)]
 Throttle = Annotated[LoginThrottle, Depends(get_throttle)]
 ClientAddress = Annotated[str, Depends(client_address)]
@@ -61,7 +71,7 @@ _wechat_errors = (WeChatCodeInvalid, WeChatRateLimited, WeChatUserBlocked, WeCha
 
 
 @router.post(
-    "/wechat/login",
+    "/auth/wechat/login",
     summary="Log in with a WeChat mini-program code",
     response_model=WeChatLoginResponse,
     responses=problem_responses(*_wechat_errors, TooManyLoginAttempts, InvalidCredentials),
@@ -84,11 +94,11 @@ async def wechat_login(
 
 
 @router.post(
-    "/wechat/phone",
+    "/auth/wechat/phone",
     summary="Bind the caller's WeChat phone number",
     response_model=TokenResponse,
     responses=problem_responses(
-        *_wechat_errors, Unauthorized, InvalidToken, TokenExpired, service.PhoneAlreadyBound
+        *_wechat_errors, Unauthorized, InvalidToken, TokenExpired, PhoneAlreadyBound
     ),
 )
 async def bind_wechat_phone(
@@ -106,11 +116,11 @@ async def bind_wechat_phone(
 
 
 @router.post(
-    "/token",
+    "/auth/token",
     summary="Password or client-credentials grant",
     response_model=TokenResponse,
     responses=problem_responses(
-        InvalidCredentials, TooManyLoginAttempts, service.UnsupportedGrant, ValidationFailed
+        InvalidCredentials, TooManyLoginAttempts, UnsupportedGrant, ValidationFailed
     ),
 )
 async def token(
@@ -136,10 +146,10 @@ async def token(
 
 
 @router.post(
-    "/refresh",
+    "/auth/refresh",
     summary="Exchange a refresh token for a new pair",
     response_model=TokenResponse,
-    responses=problem_responses(tokens.RefreshTokenInvalid, tokens.RefreshTokenReused),
+    responses=problem_responses(RefreshTokenInvalid, RefreshTokenReused),
 )
 async def refresh(body: RefreshRequest, session: Session, settings: AppSettings) -> TokenResponse:
     """Spends the refresh token and answers a new access and refresh token. A spent token
@@ -150,7 +160,7 @@ async def refresh(body: RefreshRequest, session: Session, settings: AppSettings)
 
 
 @router.post(
-    "/logout",
+    "/auth/logout",
     summary="End a session",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
@@ -162,7 +172,7 @@ async def logout(body: LogoutRequest, caller: CurrentUser, session: Session) -> 
     await service.logout(session, caller, body.refresh_token, body.everywhere)
 
 
-@me_router.get(
+@router.get(
     "/me",
     summary="Who am I",
     response_model=UserOut,

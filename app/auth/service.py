@@ -11,28 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import tokens
 from app.auth.callers import AccountSnapshot
-from app.auth.deps import Principal
+from app.auth.errors import PhoneAlreadyBound
 from app.auth.models import AccountKind, Role, UserAccount, UserRegion
 from app.auth.schemas import TokenResponse, UserOut
 from app.auth.throttle import LoginThrottle
 from app.auth.wechat import WeChatClient
+from app.core.caller import Principal
 from app.core.config import Settings
 from app.core.crypto import PHONE_INDEX, PiiCipher, mask_phone
-from app.core.errors import BadRequest, Conflict, InvalidCredentials, ValidationFailed
+from app.core.errors import Conflict, InvalidCredentials, ValidationFailed
 from app.core.scope import RegionLevel, level_of
 from app.core.security import hash_password, verify_password
 from app.households.models import Member
 from app.regions.models import Region
 
 PHONE_CONTEXT = b"user_account.phone"
-
-
-class PhoneAlreadyBound(Conflict):
-    code, title = "phone_already_bound", "该手机号已绑定其他微信账号"
-
-
-class UnsupportedGrant(BadRequest):
-    code, title = "unsupported_grant_type", "不支持的授权方式"
 
 
 def user_out(

@@ -9,6 +9,7 @@ from arq import cron, func
 from sqlalchemy import delete
 
 from app.auth.models import RefreshToken
+from app.core.queue import task_session
 
 # Expired tokens are kept this long so a replayed old token still finds its family.
 EXPIRED_TOKEN_RETENTION = timedelta(days=7)
@@ -17,7 +18,7 @@ EXPIRED_TOKEN_RETENTION = timedelta(days=7)
 async def prune_refresh_tokens(ctx: dict[str, Any]) -> int:
     """Delete refresh tokens long past expiry. Safe to run twice: the second finds nothing."""
     cutoff = datetime.now(UTC) - EXPIRED_TOKEN_RETENTION
-    async with ctx["db"].sessionmaker.begin() as session:
+    async with task_session(ctx) as session:
         result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -6,12 +6,8 @@ import hashlib
 
 from redis.asyncio import Redis
 
+from app.auth.errors import TooManyLoginAttempts
 from app.core.config import Settings
-from app.core.errors import TooManyRequests
-
-
-class TooManyLoginAttempts(TooManyRequests):
-    code, title = "too_many_login_attempts", "登录尝试过于频繁，请稍后再试"
 
 
 def _key(kind: str, value: str) -> str:

@@ -13,19 +13,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.errors import RefreshTokenInvalid, RefreshTokenReused
 from app.auth.models import RefreshToken, UserAccount
 from app.core.config import Settings
-from app.core.errors import InvalidToken
 from app.core.security import fingerprint, issue_access_token, new_refresh_token
-
-
-class RefreshTokenInvalid(InvalidToken):
-    code, title = "refresh_token_invalid", "刷新令牌无效或已过期，请重新登录"
-
-
-class RefreshTokenReused(InvalidToken):
-    code, title = "refresh_token_reused", "刷新令牌已被使用，为安全起见已注销该登录，请重新登录"
-    keeps_changes = True  # the family's revocation must survive this error
 
 
 class IssuedTokens:

@@ -14,8 +14,14 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from app.auth.errors import (
+    WeChatBusy,
+    WeChatCodeInvalid,
+    WeChatFailed,
+    WeChatRateLimited,
+    WeChatUserBlocked,
+)
 from app.core.config import Settings
-from app.core.errors import AppError, BadRequest, Forbidden, UpstreamError, UpstreamUnavailable
 
 logger = logging.getLogger("wengang.wechat")
 
@@ -24,32 +30,6 @@ ACCESS_TOKEN_LOCK = "wechat:access_token:lock"
 # Refresh this long before WeChat's own expiry, so no request carries a token about to die.
 ACCESS_TOKEN_MARGIN_SECONDS = 300
 BUSY_RETRY_DELAYS = (0.2, 0.6)
-
-
-class WeChatCodeInvalid(BadRequest):
-    code, title = "wechat_code_invalid", "微信登录凭证无效或已使用，请重新登录"
-
-
-class WeChatRateLimited(AppError):
-    status, code, title = 429, "wechat_rate_limited", "微信接口调用过于频繁，请稍后再试"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"Retry-After": "60"})
-
-
-class WeChatUserBlocked(Forbidden):
-    code, title = "wechat_user_blocked", "该微信用户已被拦截，无法登录"
-
-
-class WeChatBusy(UpstreamUnavailable):
-    code, title = "wechat_busy", "微信系统繁忙，请稍后重试"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"Retry-After": "2"})
-
-
-class WeChatFailed(UpstreamError):
-    code, title = "wechat_error", "微信接口返回错误"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.audit.service import Actor
-from app.auth.deps import Principal
+from app.core.caller import Actor, Principal
 from app.households import views
 from app.households.models import MemberEmployment, MemberIntent
 from app.households.schemas import EmploymentIn, EmploymentOut, IntentIn, IntentOut

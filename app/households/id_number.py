@@ -11,17 +11,13 @@ import re
 from datetime import date
 
 from app.core import periods
-from app.core.errors import AppError
+from app.households.errors import InvalidIdNumber
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
 _EARLIEST_BIRTH = date(1900, 1, 1)
-
-
-class InvalidIdNumber(AppError):
-    status, code, title = 422, "invalid_id_number", "身份证号码不正确"
 
 
 def check_digit(first17: str) -> str:

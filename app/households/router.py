@@ -6,15 +6,22 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query, Request, Response
 
-from app.auth.deps import AUTHENTICATED_RESPONSES, CurrentActor, CurrentUser, Manager, Staff
+from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
 from app.core.db import ReadSession, Session
-from app.core.errors import BadRequest, Forbidden, problem_responses
+from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Pagination
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
 from app.households import employment, service
-from app.households.id_number import InvalidIdNumber
+from app.households.errors import (
+    BadIfMatch,
+    HouseholdNotFound,
+    InvalidIdNumber,
+    MemberNotFound,
+    StaleVersion,
+    VersionRequired,
+)
 from app.households.schemas import (
     EmploymentIn,
     EmploymentOut,
@@ -30,14 +37,9 @@ from app.households.schemas import (
 )
 from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, MonitorType
 
-households = api_router("/households", tags=["households"], responses=AUTHENTICATED_RESPONSES)
-members = api_router("/members", tags=["households"], responses=AUTHENTICATED_RESPONSES)
+router = api_router("", tags=["households"], responses=AUTHENTICATED_RESPONSES)
 
 _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
-
-
-class BadIfMatch(BadRequest):
-    code, title = "invalid_if_match", "If-Match 头格式不正确"
 
 
 def _cipher(request: Request) -> PiiCipher:
@@ -53,7 +55,7 @@ def _if_match(value: str | None) -> int | None:
     return int(match.group(2))
 
 
-@households.get("", summary="List households", name="list", response_model=HouseholdPage)
+@router.get("/households", summary="List households", name="list", response_model=HouseholdPage)
 async def list_households(
     caller: CurrentUser,
     session: ReadSession,
@@ -97,12 +99,12 @@ async def list_households(
     return HouseholdPage(items=items, next_cursor=cursor)
 
 
-@households.get(
-    "/{household_id}",
+@router.get(
+    "/households/{household_id}",
     summary="Get a household with its members",
     name="get",
     response_model=HouseholdDetail,
-    responses=problem_responses(service.HouseholdNotFound),
+    responses=problem_responses(HouseholdNotFound),
 )
 async def get_household(
     household_id: uuid.UUID, caller: CurrentUser, session: ReadSession, request: Request
@@ -112,11 +114,11 @@ async def get_household(
     return await service.get_household(session, caller, _cipher(request), household_id)
 
 
-@members.post(
-    "/lookup",
+@router.post(
+    "/members/lookup",
     summary="Find a member by ID number",
     response_model=MemberOut,
-    responses=problem_responses(service.MemberNotFound, InvalidIdNumber, Forbidden),
+    responses=problem_responses(MemberNotFound, InvalidIdNumber, Forbidden),
 )
 async def lookup_member(
     body: IdNumberLookup, caller: Staff, session: ReadSession, request: Request
@@ -126,11 +128,11 @@ async def lookup_member(
     return await service.find_by_id_number(session, caller, _cipher(request), body.id_number)
 
 
-@members.get(
-    "/{member_id}",
+@router.get(
+    "/members/{member_id}",
     summary="Get a member",
     response_model=MemberOut,
-    responses=problem_responses(service.MemberNotFound),
+    responses=problem_responses(MemberNotFound),
 )
 async def get_member(
     member_id: uuid.UUID,
@@ -145,19 +147,18 @@ async def get_member(
     return member
 
 
-@members.patch(
-    "/{member_id}",
+@router.patch(
+    "/members/{member_id}",
     summary="Correct a member",
     response_model=MemberOut,
     responses=problem_responses(
-        service.MemberNotFound, service.StaleVersion, service.VersionRequired, BadIfMatch, Forbidden
+        MemberNotFound, StaleVersion, VersionRequired, BadIfMatch, Forbidden
     ),
 )
 async def patch_member(
     member_id: uuid.UUID,
     body: MemberPatch,
     caller: Staff,
-    actor: CurrentActor,
     session: Session,
     request: Request,
     response: Response,
@@ -166,59 +167,57 @@ async def patch_member(
     """Changes only the fields sent. A version other than the current one answers 412 and
     changes nothing. Every change is audited (personal fields by name only)."""
     member = await service.update_member(
-        session, caller, actor, _cipher(request), member_id, body, _if_match(if_match)
+        session, caller, caller.actor, _cipher(request), member_id, body, _if_match(if_match)
     )
     response.headers["ETag"] = f'"{member.version}"'
     return member
 
 
-@members.put(
-    "/{member_id}/employment/{period}",
+@router.put(
+    "/members/{member_id}/employment/{period}",
     summary="Record a month of employment",
     response_model=EmploymentOut,
-    responses=problem_responses(service.MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound, Forbidden),
 )
 async def put_employment(
     member_id: uuid.UUID,
     period: Annotated[str, Path(pattern=PERIOD_PATTERN, examples=["2026-11"])],
     body: EmploymentIn,
     caller: Staff,
-    actor: CurrentActor,
     session: Session,
 ) -> EmploymentOut:
     """Creates or replaces the member's employment for that month (source `manual`)."""
-    return await employment.put_employment(session, caller, actor, member_id, period, body)
+    return await employment.put_employment(session, caller, caller.actor, member_id, period, body)
 
 
-@members.put(
-    "/{member_id}/intent",
+@router.put(
+    "/members/{member_id}/intent",
     summary="Record a member's employment intent",
     response_model=IntentOut,
-    responses=problem_responses(service.MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound, Forbidden),
 )
 async def put_intent(
-    member_id: uuid.UUID, body: IntentIn, caller: Staff, actor: CurrentActor, session: Session
+    member_id: uuid.UUID, body: IntentIn, caller: Staff, session: Session
 ) -> IntentOut:
     """外出 / 就近 / 无意愿; 无意愿 needs a reason (those are kept as a ledger)."""
-    return await employment.put_intent(session, caller, actor, member_id, body)
+    return await employment.put_intent(session, caller, caller.actor, member_id, body)
 
 
-@members.post(
-    "/{member_id}/id-number/reveal",
+@router.post(
+    "/members/{member_id}/id-number/reveal",
     summary="Reveal a member's full ID number",
     response_model=RevealedIdNumber,
-    responses=problem_responses(service.MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound, Forbidden),
 )
 async def reveal_id_number(
     member_id: uuid.UUID,
     body: RevealRequest,
     caller: Manager,
-    actor: CurrentActor,
     session: Session,
     request: Request,
 ) -> RevealedIdNumber:
     """Managers only, with a stated reason; every reveal is written to the audit log."""
     number = await service.reveal_id_number(
-        session, caller, actor, _cipher(request), member_id, body.reason
+        session, caller, caller.actor, _cipher(request), member_id, body.reason
     )
     return RevealedIdNumber(member_id=member_id, id_number=number)

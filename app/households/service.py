@@ -14,15 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
-from app.audit.service import Actor
-from app.auth.deps import Principal
-from app.auth.models import Role
+from app.core.caller import Actor, Principal, Role
 from app.core.crypto import ID_NUMBER_INDEX, PHONE_INDEX, PiiCipher
-from app.core.errors import AppError, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, next_cursor
 from app.core.periods import current_period
 from app.core.scope import Scope
 from app.households import views
+from app.households.errors import HouseholdNotFound, MemberNotFound, StaleVersion, VersionRequired
 from app.households.id_number import normalise_id_number
 from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import (
@@ -34,22 +32,6 @@ from app.households.schemas import (
 )
 from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
 from app.policy.values import Relation
-
-
-class HouseholdNotFound(NotFound):
-    code, title = "household_not_found", "农户不存在"
-
-
-class MemberNotFound(NotFound):
-    code, title = "member_not_found", "家庭成员不存在"
-
-
-class VersionRequired(AppError):
-    status, code, title = 428, "precondition_required", "请提供 If-Match 或 version"
-
-
-class StaleVersion(PreconditionFailed):
-    code, title = "stale_version", "该成员信息已被他人修改，请刷新后重试"
 
 
 @dataclass(frozen=True, slots=True)

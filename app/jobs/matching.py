@@ -18,13 +18,13 @@ from datetime import date
 from sqlalchemy import ColumnElement, Integer, any_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.deps import Principal
+from app.core.caller import Principal
 from app.core.periods import today
 from app.households import service as households
 from app.households.models import MemberIntent
+from app.jobs.errors import NotLabourForce
 from app.jobs.models import Job, JobPush, JobStatus
 from app.jobs.schemas import JobMatch, JobOut
-from app.jobs.service import NotLabourForce
 from app.policy import jobs as policy
 from app.policy.values import LABOUR_FORCE, Intent, LabourType, WorkRegion
 

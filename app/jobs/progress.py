@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.deps import Principal
+from app.core.caller import Principal
 from app.core.pagination import InvalidCursor, PageRequest, next_cursor
 from app.core.scope import Scope
 from app.households import service as households

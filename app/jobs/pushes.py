@@ -11,19 +11,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.audit.service import Actor
-from app.auth.deps import Principal
-from app.core.errors import Conflict, NotFound
+from app.core.caller import Actor, Principal
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.periods import current_period, today
 from app.households import service as households
 from app.households.employment import write_employment
+from app.households.errors import MemberNotFound
 from app.households.models import Household, Member, MemberEmployment
 from app.households.schemas import EmploymentIn
-from app.households.service import MemberNotFound, visible_households
+from app.households.service import visible_households
+from app.jobs.errors import IllegalTransition, JobClosed, NotLabourForce, PushNotFound
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
 from app.jobs.schemas import JobOut, PushOut, PushOutcome
-from app.jobs.service import NotLabourForce, get_job_row
+from app.jobs.service import get_job_row
 from app.policy import jobs as policy
 from app.policy.values import (
     LABOUR_FORCE,
@@ -32,19 +32,6 @@ from app.policy.values import (
     ObservationSource,
     WorkRegion,
 )
-
-
-class PushNotFound(NotFound):
-    code, title = "job_push_not_found", "推送记录不存在"
-
-
-class JobClosed(Conflict):
-    code, title = "job_closed", "岗位已关闭或已过期"
-
-
-class IllegalTransition(Conflict):
-    code, title = "illegal_transition", "推送状态不能这样变更"
-
 
 # Forward only: a push moves to a later step, or is declined before it ends.
 _STEP = {

@@ -5,18 +5,14 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.deps import (
-    AUTHENTICATED_RESPONSES,
-    CurrentActor,
-    Staff,
-    Villager,
-)
+from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, ValidationFailed, problem_responses
 from app.core.pagination import Pagination
 from app.core.routing import api_router
-from app.households.service import MemberNotFound
+from app.households.errors import MemberNotFound
 from app.jobs import matching, progress, pushes, service
+from app.jobs.errors import IllegalTransition, JobClosed, JobNotFound, NotLabourForce, PushNotFound
 from app.jobs.models import JobStatus, PushStatus
 from app.jobs.schemas import (
     BelowPolicyPage,
@@ -35,29 +31,27 @@ from app.jobs.schemas import (
 )
 from app.policy.values import JobSource, WorkRegion
 
-_RESPONSES = {**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)}
-jobs = api_router("/jobs", tags=["jobs"], responses=_RESPONSES)
-job_pushes = api_router("/job-pushes", tags=["jobs"], responses=_RESPONSES)
-member_jobs = api_router("/members", tags=["jobs"], responses=_RESPONSES)
-my_jobs = api_router("/me", tags=["jobs"], responses=_RESPONSES)
+router = api_router(
+    "", tags=["jobs"], responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)}
+)
 
 
-@jobs.post(
-    "",
+@router.post(
+    "/jobs",
     summary="Post a job opening",
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOut,
 )
-async def create_job(body: JobIn, caller: Staff, actor: CurrentActor, session: Session) -> JobOut:
+async def create_job(body: JobIn, caller: Staff, session: Session) -> JobOut:
     """Coordinators, managers and admins post openings. `region_code` must be a known region;
     `wage_min` may not exceed `wage_max`; `valid_until` may not be in the past. Each of these
     answers 422 `validation_failed` naming the field (an unknown region is a mistake in the
     body, so 422, not the 404 `region_not_found` of a region in the path)."""
-    return await service.create_job(session, actor, body, caller.id)
+    return await service.create_job(session, caller.actor, body, caller.id)
 
 
-@jobs.get("", summary="List job openings", name="list", response_model=JobPage)
+@router.get("/jobs", summary="List job openings", name="list", response_model=JobPage)
 async def list_jobs(
     caller: Staff,
     session: ReadSession,
@@ -78,38 +72,36 @@ async def list_jobs(
     return JobPage(items=items, next_cursor=cursor)
 
 
-@jobs.get(
-    "/{job_id}",
+@router.get(
+    "/jobs/{job_id}",
     summary="Get a job opening",
     name="get",
     response_model=JobOut,
-    responses=problem_responses(service.JobNotFound),
+    responses=problem_responses(JobNotFound),
 )
 async def get_job(job_id: uuid.UUID, caller: Staff, session: ReadSession) -> JobOut:
     """One opening."""
     return await service.get_job(session, job_id)
 
 
-@jobs.patch(
-    "/{job_id}",
+@router.patch(
+    "/jobs/{job_id}",
     summary="Change a job opening",
     name="patch",
     response_model=JobOut,
-    responses=problem_responses(service.JobNotFound),
+    responses=problem_responses(JobNotFound),
 )
-async def patch_job(
-    job_id: uuid.UUID, body: JobPatch, caller: Staff, actor: CurrentActor, session: Session
-) -> JobOut:
+async def patch_job(job_id: uuid.UUID, body: JobPatch, caller: Staff, session: Session) -> JobOut:
     """Changes only the fields sent (`status: closed` withdraws it). Audited. The result must
     be a job one could post: a known `region_code`, `wage_min` not above `wage_max`, and, while
     open, a `valid_until` not in the past. So reopening an expired job (`status: open`) takes a
     new `valid_until` in the same change; closing a job, or correcting a closed one, does not.
     Each refusal answers 422 `validation_failed` naming the field, as posting does."""
-    return await service.update_job(session, actor, job_id, body)
+    return await service.update_job(session, caller.actor, job_id, body)
 
 
-@job_pushes.post(
-    "",
+@router.post(
+    "/job-pushes",
     summary="Push a job to labourers",
     name="push",
     status_code=status.HTTP_201_CREATED,
@@ -119,13 +111,11 @@ async def patch_job(
             "model": PushOutcomes,
             "description": "Every member already had this job's push: nothing was pushed.",
         },
-        **problem_responses(
-            service.JobNotFound, MemberNotFound, pushes.JobClosed, service.NotLabourForce
-        ),
+        **problem_responses(JobNotFound, MemberNotFound, JobClosed, NotLabourForce),
     },
 )
 async def push_job(
-    body: PushIn, caller: Staff, actor: CurrentActor, session: Session, response: Response
+    body: PushIn, caller: Staff, session: Session, response: Response
 ) -> PushOutcomes:
     """Pushes an open job to members of your villages who are labour force (others: 422).
     Each new push joins the member's latest round while it has fewer than 5 jobs, else opens
@@ -135,14 +125,14 @@ async def push_job(
     and no round moves for them. The answer lists every requested member's push, in the order
     asked (`items`), with `created` true for those pushed by this request and false for those that
     already existed. 201 when at least one push was created, 200 when none was."""
-    outcomes = await pushes.push_job(session, caller, actor, body.job_id, body.member_ids)
+    outcomes = await pushes.push_job(session, caller, caller.actor, body.job_id, body.member_ids)
     if not any(outcome.created for outcome in outcomes):
         response.status_code = status.HTTP_200_OK
     return PushOutcomes(items=outcomes)
 
 
-@job_pushes.get(
-    "/below-policy",
+@router.get(
+    "/job-pushes/below-policy",
     summary="Labourers short of push rounds",
     response_model=BelowPolicyPage,
 )
@@ -160,14 +150,14 @@ async def below_policy(
     return BelowPolicyPage(items=items, next_cursor=cursor)
 
 
-@job_pushes.patch(
-    "/{push_id}",
+@router.patch(
+    "/job-pushes/{push_id}",
     summary="Record what became of a push",
     response_model=PushOut,
-    responses=problem_responses(pushes.PushNotFound, pushes.IllegalTransition),
+    responses=problem_responses(PushNotFound, IllegalTransition),
 )
 async def record_result(
-    push_id: uuid.UUID, body: PushResultIn, caller: Staff, actor: CurrentActor, session: Session
+    push_id: uuid.UUID, body: PushResultIn, caller: Staff, session: Session
 ) -> PushOut:
     """pushed → viewed → interested → interviewed → hired, forward only; `declined` (with a
     reason) from any state before the end. Anything else answers 409. A hire records the
@@ -175,12 +165,12 @@ async def record_result(
     income already recorded stay). A member who has moved out of your villages since the
     push is still hired on it; their employment is then left to their new village's staff."""
     return await pushes.record_result(
-        session, caller, actor, push_id, PushStatus(body.result), body.reason
+        session, caller, caller.actor, push_id, PushStatus(body.result), body.reason
     )
 
 
-@member_jobs.get(
-    "/{member_id}/job-pushes",
+@router.get(
+    "/members/{member_id}/job-pushes",
     summary="Jobs pushed to a member",
     response_model=PushPage,
     responses=problem_responses(MemberNotFound),
@@ -193,8 +183,8 @@ async def member_pushes(
     return PushPage(items=items, next_cursor=cursor)
 
 
-@member_jobs.get(
-    "/{member_id}/push-progress",
+@router.get(
+    "/members/{member_id}/push-progress",
     summary="A member's push rounds against policy",
     response_model=PushProgress,
     responses=problem_responses(MemberNotFound),
@@ -204,12 +194,12 @@ async def push_progress(member_id: uuid.UUID, caller: Staff, session: ReadSessio
     return await progress.member_progress(session, caller, member_id)
 
 
-@member_jobs.get(
-    "/{member_id}/job-matches",
+@router.get(
+    "/members/{member_id}/job-matches",
     summary="Jobs ranked for a member",
     name="member_matches",
     response_model=JobMatchPage,
-    responses=problem_responses(MemberNotFound, service.NotLabourForce),
+    responses=problem_responses(MemberNotFound, NotLabourForce),
 )
 async def job_matches(
     member_id: uuid.UUID,
@@ -225,31 +215,30 @@ async def job_matches(
     return JobMatchPage(items=items, next_cursor=None)
 
 
-@my_jobs.get("/job-pushes", summary="Jobs pushed to me", response_model=PushPage)
-async def my_pushes(
-    caller: Villager, actor: CurrentActor, session: Session, page: Pagination
-) -> PushPage:
+@router.get("/me/job-pushes", summary="Jobs pushed to me", response_model=PushPage)
+async def my_pushes(caller: Villager, session: Session, page: Pagination) -> PushPage:
     """For a villager bound to a member record: the jobs pushed to them, latest round first.
     Reading a page counts as seeing it: its pushes still `pushed` become `viewed` (audited)
     and are answered so. Later states are left as they are; staff reading a member's pushes
     never mark them viewed."""
-    items, cursor = await pushes.my_pushes(session, caller, actor, page)
+    items, cursor = await pushes.my_pushes(session, caller, caller.actor, page)
     return PushPage(items=items, next_cursor=cursor)
 
 
-@my_jobs.post(
-    "/job-pushes/{push_id}/response",
+@router.post(
+    "/me/job-pushes/{push_id}/response",
     summary="Answer a job pushed to me",
     response_model=PushOut,
-    responses=problem_responses(pushes.PushNotFound, pushes.IllegalTransition, ValidationFailed),
+    responses=problem_responses(PushNotFound, IllegalTransition, ValidationFailed),
 )
 async def respond(
     push_id: uuid.UUID,
     body: PushResponseIn,
     caller: Villager,
-    actor: CurrentActor,
     session: Session,
 ) -> PushOut:
     """Interested, or not (optionally saying why). Someone interested may still decline; saying
     interested again, or answering a push already hired or declined, answers 409."""
-    return await pushes.respond(session, caller, actor, push_id, body.interested, body.reason)
+    return await pushes.respond(
+        session, caller, caller.actor, push_id, body.interested, body.reason
+    )

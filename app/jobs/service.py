@@ -11,22 +11,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.audit.service import Actor
-from app.core.errors import NotFound, ValidationFailed
+from app.core.caller import Actor, Principal
+from app.core.errors import ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import today
 from app.core.scope import Scope
+from app.jobs.errors import JobNotFound
 from app.jobs.models import Job, JobStatus
 from app.jobs.schemas import JobIn, JobOut, JobPatch
 from app.regions.models import Region
-
-
-class JobNotFound(NotFound):
-    code, title = "job_not_found", "岗位不存在"
-
-
-class NotLabourForce(ValidationFailed):
-    code, title = "not_labour_force", "该成员不是劳动力，不能推送岗位"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +168,10 @@ async def list_jobs(
     return [JobOut.model_validate(row) for row in rows], cursor
 
 
-async def close_expired(session: AsyncSession, on: date | None = None) -> int:
+async def close_expired(session: AsyncSession, caller: Principal, on: date | None = None) -> int:
     """Close every open job whose last valid day is before `on` (today in Shanghai), in one
-    UPDATE, each closing audited. Running it twice changes nothing the second time."""
+    UPDATE, each closing audited as `caller` (the system, from the nightly job). Running it
+    twice changes nothing the second time."""
     closed = (
         await session.execute(
             update(Job)
@@ -187,7 +181,7 @@ async def close_expired(session: AsyncSession, on: date | None = None) -> int:
             .execution_options(synchronize_session=False)
         )
     ).all()
-    actor = Actor.system("jobs.close_expired")
+    actor = caller.actor
     for job_id, region_code in closed:
         audit.record(
             session,

@@ -6,14 +6,16 @@ from typing import Any
 
 from arq import cron, func
 
+from app.core.caller import Principal
+from app.core.queue import task_session
 from app.jobs import service
 
 
 async def close_expired(ctx: dict[str, Any]) -> int:
     """Close open jobs past their last valid day (Asia/Shanghai), in one UPDATE. Safe to run
     twice, or on several workers at once: a second run finds nothing left open to close."""
-    async with ctx["db"].sessionmaker.begin() as session:
-        return await service.close_expired(session)
+    async with task_session(ctx) as session:
+        return await service.close_expired(session, Principal.system("jobs.close_expired"))
 
 
 functions = [func(close_expired, name="jobs.close_expired")]

@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from app.auth.deps import AUTHENTICATED_RESPONSES, CallerScope
+from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser
 from app.core.db import ReadSession
 from app.core.errors import problem_responses
 from app.core.pagination import Pagination
 from app.core.routing import api_router
 from app.regions import service
+from app.regions.errors import RegionNotFound
 from app.regions.schemas import RegionDetail, RegionOut, RegionPage
 
 router = api_router("/regions", tags=["regions"], responses=AUTHENTICATED_RESPONSES)
@@ -22,11 +23,11 @@ RegionCode = Annotated[str, Path(description="12-digit division code", examples=
     summary="List regions",
     name="list",
     response_model=RegionPage,
-    responses=problem_responses(service.RegionNotFound),
+    responses=problem_responses(RegionNotFound),
 )
 async def list_regions(
     session: ReadSession,
-    scope: CallerScope,
+    caller: CurrentUser,
     page: Pagination,
     parent: Annotated[
         str | None, Query(description="List the children of this region", examples=["450226000000"])
@@ -34,7 +35,7 @@ async def list_regions(
 ) -> RegionPage:
     """Children of `parent` within your scope; without `parent`, the regions you are assigned
     (every province for an admin). A parent outside your scope answers 404."""
-    items, cursor = await service.list_regions(session, scope, parent, page)
+    items, cursor = await service.list_regions(session, caller.scope, parent, page)
     return RegionPage(items=[RegionOut.model_validate(r) for r in items], next_cursor=cursor)
 
 
@@ -43,9 +44,9 @@ async def list_regions(
     summary="Get one region",
     name="get",
     response_model=RegionDetail,
-    responses=problem_responses(service.RegionNotFound),
+    responses=problem_responses(RegionNotFound),
 )
-async def get_region(code: RegionCode, session: ReadSession, scope: CallerScope) -> RegionDetail:
+async def get_region(code: RegionCode, session: ReadSession, caller: CurrentUser) -> RegionDetail:
     """One region with its ancestors (for breadcrumbs) and how many children it has.
     A region outside your scope answers 404, exactly like a missing one."""
-    return await service.get_region(session, scope, code)
+    return await service.get_region(session, caller.scope, code)

@@ -5,16 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import NotFound
 from app.core.pagination import PageRequest, next_cursor
 from app.core.scope import Scope, ScopeKind, apply_scope, is_region_code, parent_of
+from app.regions.errors import RegionNotFound
 from app.regions.models import Region
 from app.regions.schemas import RegionDetail, RegionOut, RegionRef
-
-
-class RegionNotFound(NotFound):
-    code = "region_not_found"
-    title = "行政区划不存在"
 
 
 async def get_region(session: AsyncSession, scope: Scope, code: str) -> RegionDetail:

@@ -12,13 +12,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.audit.service import Actor
-from app.auth.deps import Principal
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.caller import Actor, Principal
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.households.models import Household, Member
 from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS, CHECKIN_OPENS_BEFORE_SECONDS
 from app.trainings import checkin, service
+from app.trainings.errors import (
+    AlreadyCheckedIn,
+    CheckinCodeInvalid,
+    CheckinCodeUsed,
+    MemberNotEnrolled,
+    NotEnrolled,
+    SessionNotFound,
+    SessionNotOpen,
+)
 from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
 from app.trainings.schemas import (
     AttendanceIn,
@@ -28,7 +35,6 @@ from app.trainings.schemas import (
     CheckinOut,
     EnrollmentStatus,
 )
-from app.trainings.service import MemberNotEnrolled
 
 # By session (in time), then member.
 _ROLL_ORDER = (
@@ -37,26 +43,6 @@ _ROLL_ORDER = (
     TrainingAttendance.member_id,
 )
 _ROLL_CURSOR = (datetime.fromisoformat, uuid.UUID, uuid.UUID)
-
-
-class SessionNotFound(NotFound):
-    code, title = "session_not_found", "该培训没有这个课次"
-
-
-class SessionNotOpen(ValidationFailed):
-    code, title = "session_not_open", "该课次当前不能签到"
-
-
-class NotEnrolled(Forbidden):
-    code, title = "not_enrolled", "您未正式报名此培训，不能签到"
-
-
-class CheckinCodeUsed(Conflict):
-    code, title = "checkin_code_used", "该签到码您已使用过"
-
-
-class AlreadyCheckedIn(Conflict):
-    code, title = "already_checked_in", "您已签到过该课次"
 
 
 async def _session_of(
@@ -294,7 +280,7 @@ async def check_in(
         .with_for_update(read=True, key_share=True)
     )
     if training is None or sitting is None or sitting.training_id != training.id:
-        raise checkin.CheckinCodeInvalid("签到码对应的课次不存在")
+        raise CheckinCodeInvalid("签到码对应的课次不存在")
     # The code is shared by everyone at the session (it is shown on a screen), so "used" means
     # used by this member: the nonce is remembered per member in Redis for as long as the code
     # lives. The attendance row cannot stand in for it: it says whether the member is present,

@@ -17,18 +17,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.core.errors import AppError, BadRequest
+from app.trainings.errors import CheckinCodeExpired, CheckinCodeInvalid
 
 _PAYLOAD = struct.Struct(">16s16sQ8s")
 _CONTEXT = b"wengang-checkin-v1"
-
-
-class CheckinCodeInvalid(BadRequest):
-    code, title = "checkin_code_invalid", "签到码无效"
-
-
-class CheckinCodeExpired(AppError):
-    status, code, title = 410, "checkin_code_expired", "签到码已过期，请重新扫码"
 
 
 def now() -> datetime:

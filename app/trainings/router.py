@@ -6,20 +6,28 @@ from typing import Annotated
 from fastapi import Query, Request, status
 from pydantic import AwareDatetime
 
-from app.auth.deps import (
-    AUTHENTICATED_RESPONSES,
-    CurrentActor,
-    Staff,
-    Villager,
-)
+from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
 from app.core.db import ReadSession, Session
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Pagination
 from app.core.routing import api_router, instant_from, instant_to
-from app.households.service import MemberNotFound
+from app.households.errors import MemberNotFound
 from app.policy.values import TrainingType
-from app.regions.service import RegionNotFound
-from app.trainings import attendance, checkin, service
+from app.regions.errors import RegionNotFound
+from app.trainings import attendance, service
+from app.trainings.errors import (
+    AlreadyCheckedIn,
+    AlreadyEnrolled,
+    CheckinCodeExpired,
+    CheckinCodeInvalid,
+    CheckinCodeUsed,
+    EnrollmentNotFound,
+    MemberNotEnrolled,
+    NotEnrolled,
+    SessionNotFound,
+    SessionNotOpen,
+    TrainingNotFound,
+)
 from app.trainings.schemas import (
     AttendanceIn,
     AttendancePage,
@@ -38,39 +46,27 @@ from app.trainings.schemas import (
 )
 
 router = api_router(
-    "/trainings",
-    tags=["trainings"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
-members = api_router(
-    "/members",
-    tags=["trainings"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
-me = api_router(
-    "/me",
+    "",
     tags=["trainings"],
     responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
 )
 
 
 @router.post(
-    "",
+    "/trainings",
     summary="Create a training",
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=TrainingDetail,
     responses=problem_responses(RegionNotFound),
 )
-async def create_training(
-    body: TrainingIn, caller: Staff, actor: CurrentActor, session: Session
-) -> TrainingDetail:
+async def create_training(body: TrainingIn, caller: Staff, session: Session) -> TrainingDetail:
     """A course held in one of your regions (a region outside them answers 404). Without
     `sessions`, the course is one session spanning `starts_at` to `ends_at`."""
-    return await service.create_training(session, caller, actor, body)
+    return await service.create_training(session, caller, caller.actor, body)
 
 
-@router.get("", summary="List trainings", name="list", response_model=TrainingPage)
+@router.get("/trainings", summary="List trainings", name="list", response_model=TrainingPage)
 async def list_trainings(
     caller: Staff,
     session: ReadSession,
@@ -87,11 +83,11 @@ async def list_trainings(
 
 
 @router.get(
-    "/{training_id}",
+    "/trainings/{training_id}",
     summary="Get a training with its sessions",
     name="get",
     response_model=TrainingDetail,
-    responses=problem_responses(service.TrainingNotFound),
+    responses=problem_responses(TrainingNotFound),
 )
 async def get_training(
     training_id: uuid.UUID, caller: Staff, session: ReadSession
@@ -101,71 +97,64 @@ async def get_training(
 
 
 @router.post(
-    "/{training_id}/enrollments",
+    "/trainings/{training_id}/enrollments",
     summary="Enrol a member",
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentOut,
-    responses=problem_responses(service.TrainingNotFound, MemberNotFound, service.AlreadyEnrolled),
+    responses=problem_responses(TrainingNotFound, MemberNotFound, AlreadyEnrolled),
 )
 async def enroll(
     training_id: uuid.UUID,
     body: EnrollmentIn,
     caller: Staff,
-    actor: CurrentActor,
     session: Session,
 ) -> EnrollmentOut:
     """`enrolled` while places remain, else `waitlisted` with a position (1 = next in line).
     A member already on the list answers 409."""
-    return await service.enroll(session, caller, actor, training_id, body.member_id)
+    return await service.enroll(session, caller, caller.actor, training_id, body.member_id)
 
 
 @router.delete(
-    "/{training_id}/enrollments/{member_id}",
+    "/trainings/{training_id}/enrollments/{member_id}",
     summary="Cancel an enrolment",
     response_model=CancellationOut,
-    responses=problem_responses(
-        service.TrainingNotFound, MemberNotFound, service.EnrollmentNotFound
-    ),
+    responses=problem_responses(TrainingNotFound, MemberNotFound, EnrollmentNotFound),
 )
 async def cancel(
     training_id: uuid.UUID,
     member_id: uuid.UUID,
     caller: Staff,
-    actor: CurrentActor,
     session: Session,
 ) -> CancellationOut:
     """Takes the member off the course. A freed place goes, in the same transaction, to the
     first member on the waiting list (`promoted_member_id`)."""
-    return await service.cancel(session, caller, actor, training_id, member_id)
+    return await service.cancel(session, caller, caller.actor, training_id, member_id)
 
 
 @router.post(
-    "/{training_id}/attendance",
+    "/trainings/{training_id}/attendance",
     summary="Take the roll for a session",
     response_model=AttendanceRecords,
-    responses=problem_responses(
-        service.TrainingNotFound, attendance.SessionNotFound, service.MemberNotEnrolled
-    ),
+    responses=problem_responses(TrainingNotFound, SessionNotFound, MemberNotEnrolled),
 )
 async def record_attendance(
     training_id: uuid.UUID,
     body: AttendanceIn,
     caller: Staff,
-    actor: CurrentActor,
     session: Session,
 ) -> AttendanceRecords:
     """Marks enrolled members present (or absent) at one session, answering one row per
     member marked (`items`). Marking again updates the same row. Members not enrolled (or only
     waitlisted) answer 422 and nothing is recorded."""
-    items = await attendance.record_attendance(session, caller, actor, training_id, body)
+    items = await attendance.record_attendance(session, caller, caller.actor, training_id, body)
     return AttendanceRecords(items=items)
 
 
 @router.get(
-    "/{training_id}/attendance",
+    "/trainings/{training_id}/attendance",
     summary="List attendance",
     response_model=AttendancePage,
-    responses=problem_responses(service.TrainingNotFound),
+    responses=problem_responses(TrainingNotFound),
 )
 async def list_attendance(
     training_id: uuid.UUID,
@@ -182,12 +171,10 @@ async def list_attendance(
 
 
 @router.get(
-    "/{training_id}/checkin-code",
+    "/trainings/{training_id}/checkin-code",
     summary="Get a check-in code for a session",
     response_model=CheckinCode,
-    responses=problem_responses(
-        service.TrainingNotFound, attendance.SessionNotFound, attendance.SessionNotOpen
-    ),
+    responses=problem_responses(TrainingNotFound, SessionNotFound, SessionNotOpen),
 )
 async def get_checkin_code(
     training_id: uuid.UUID,
@@ -210,27 +197,24 @@ async def get_checkin_code(
 
 
 @router.post(
-    "/{training_id}/completions",
+    "/trainings/{training_id}/completions",
     summary="Record a completion",
     response_model=EnrollmentOut,
-    responses=problem_responses(
-        service.TrainingNotFound, MemberNotFound, service.MemberNotEnrolled
-    ),
+    responses=problem_responses(TrainingNotFound, MemberNotFound, MemberNotEnrolled),
 )
 async def complete(
     training_id: uuid.UUID,
     body: CompletionIn,
     caller: Staff,
-    actor: CurrentActor,
     session: Session,
 ) -> EnrollmentOut:
     """Records that an enrolled member completed the course, with the certificate number if
     one was issued. Sending it again corrects it."""
-    return await service.complete(session, caller, actor, training_id, body)
+    return await service.complete(session, caller, caller.actor, training_id, body)
 
 
-@members.get(
-    "/{member_id}/trainings",
+@router.get(
+    "/members/{member_id}/trainings",
     summary="List a member's trainings",
     name="list_for_member",
     response_model=MemberTrainingPage,
@@ -245,21 +229,21 @@ async def member_trainings(
     return MemberTrainingPage(items=items, next_cursor=cursor)
 
 
-@me.post(
-    "/checkins",
+@router.post(
+    "/me/checkins",
     summary="Check in to a training session",
     status_code=status.HTTP_201_CREATED,
     response_model=CheckinOut,
     responses=problem_responses(
-        checkin.CheckinCodeInvalid,
-        checkin.CheckinCodeExpired,
-        attendance.NotEnrolled,
-        attendance.CheckinCodeUsed,
-        attendance.AlreadyCheckedIn,
+        CheckinCodeInvalid,
+        CheckinCodeExpired,
+        NotEnrolled,
+        CheckinCodeUsed,
+        AlreadyCheckedIn,
     ),
 )
 async def check_in(
-    body: CheckinIn, caller: Villager, actor: CurrentActor, session: Session, request: Request
+    body: CheckinIn, caller: Villager, session: Session, request: Request
 ) -> CheckinOut:
     """Villagers post the code scanned from the coordinator's screen. Answers 400
     `checkin_code_invalid` for a damaged or forged code, 410 `checkin_code_expired`, 403
@@ -270,7 +254,7 @@ async def check_in(
         session,
         request.app.state.redis,
         caller,
-        actor,
+        caller.actor,
         request.app.state.settings.jwt_secret,
         body.code,
     )

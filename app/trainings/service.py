@@ -11,14 +11,18 @@ from sqlalchemy import Label, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.audit.service import Actor
-from app.auth.deps import Principal
-from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.caller import Actor, Principal
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.households import service as households
 from app.households.models import Household, Member
+from app.regions.errors import RegionNotFound
 from app.regions.models import Region
-from app.regions.service import RegionNotFound
+from app.trainings.errors import (
+    AlreadyEnrolled,
+    EnrollmentNotFound,
+    MemberNotEnrolled,
+    TrainingNotFound,
+)
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
 from app.trainings.schemas import (
     CancellationOut,
@@ -31,22 +35,6 @@ from app.trainings.schemas import (
     TrainingIn,
     TrainingSummary,
 )
-
-
-class TrainingNotFound(NotFound):
-    code, title = "training_not_found", "培训不存在"
-
-
-class EnrollmentNotFound(NotFound):
-    code, title = "enrollment_not_found", "该成员未报名此培训"
-
-
-class AlreadyEnrolled(Conflict):
-    code, title = "already_enrolled", "该成员已报名此培训"
-
-
-class MemberNotEnrolled(ValidationFailed):
-    code, title = "member_not_enrolled", "成员未正式报名此培训（候补或未报名）"
 
 
 @dataclass(frozen=True, slots=True)

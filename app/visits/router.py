@@ -6,19 +6,14 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from app.auth.deps import (
-    AUTHENTICATED_RESPONSES,
-    BEARER_SECURITY,
-    STAFF_ROLES,
-    Staff,
-    resolve_caller,
-)
+from app.core.auth import AUTHENTICATED_RESPONSES, Staff
 from app.core.db import ReadSession
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Pagination
 from app.core.routing import api_router, instant_from, instant_to
-from app.households.service import HouseholdNotFound
+from app.households.errors import HouseholdNotFound
 from app.visits import service
+from app.visits.errors import MemberNotInHousehold, VisitIdConflict
 from app.visits.schemas import VisitIn, VisitOut, VisitPage
 
 router = api_router(
@@ -38,23 +33,21 @@ router = api_router(
         200: {"model": VisitOut, "description": "The same visit sent again: the stored one."},
         **problem_responses(
             HouseholdNotFound,
-            service.VisitIdConflict,
-            service.MemberNotInHousehold,
+            VisitIdConflict,
+            MemberNotInHousehold,
         ),
     },
-    openapi_extra=BEARER_SECURITY,
 )
-async def record_visit(body: VisitIn, request: Request) -> Response:
+async def record_visit(body: VisitIn, caller: Staff, request: Request) -> Response:
     """Records a visit to a household in your villages, and what it found about members
     (this month's employment, intent) in the same transaction. The phone picks `id`: sending
     the same id and body again answers the stored visit (200) without a second row; the same
     id with a different body answers 409. A location farther from the village's recorded
     centre than policy allows is accepted and flagged `needs_review`. Coordinators, managers
-    and admins only; a body that does not validate answers 422 before the token is checked."""
-    # The caller is resolved here rather than by dependencies: this is the hottest write
-    # (see `app.auth.deps.resolve_caller`).
-    caller, actor = await resolve_caller(request, STAFF_ROLES)
-    visit, created = await service.record_visit(request.app.state.visit_writer, caller, actor, body)
+    and admins only."""
+    visit, created = await service.record_visit(
+        request.app.state.visit_writer, caller, caller.actor, body
+    )
     # Serialised here, once: the model was just built from the stored row.
     return Response(
         visit.model_dump_json(),

@@ -14,23 +14,14 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import Actor
-from app.auth.deps import Principal
-from app.core.errors import Conflict, ValidationFailed
+from app.core.caller import Actor, Principal
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import current_period
-from app.households import service as households
+from app.households.errors import HouseholdNotFound
+from app.visits.errors import MemberNotInHousehold, VisitIdConflict
 from app.visits.models import Visit
 from app.visits.schemas import VisitIn, VisitOut
 from app.visits.writer import PendingVisit, VisitWriter
-
-
-class VisitIdConflict(Conflict):
-    code, title = "idempotency_conflict", "该走访编号已用于另一条不同的记录"
-
-
-class MemberNotInHousehold(ValidationFailed):
-    code, title = "member_not_in_household", "成员不属于该户"
 
 
 def visit_out(row: Mapping[str, Any] | asyncpg.Record) -> VisitOut:
@@ -74,7 +65,7 @@ async def record_visit(
         )
     )
     if not row["household_found"]:
-        raise households.HouseholdNotFound()
+        raise HouseholdNotFound()
     if row["strangers"]:
         raise MemberNotInHousehold(
             "以下成员不属于该户：" + ", ".join(str(m) for m in sorted(row["strangers"]))

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from app.auth.callers import PRINCIPAL_COLUMNS, AccountSnapshot
+from app.auth.callers import PRINCIPAL_COLUMNS
 from app.auth.models import Role, UserAccount
+from app.core.caller import AccountSnapshot
 from tests.conftest import TEST_PASSWORD
 
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from app.core.periods import SHANGHAI
-from app.households.id_number import InvalidIdNumber, check_digit, normalise_id_number
+from app.households.errors import InvalidIdNumber
+from app.households.id_number import check_digit, normalise_id_number
 
 VALID = "11010519491231002X"
 

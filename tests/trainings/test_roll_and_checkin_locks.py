@@ -30,10 +30,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.audit.service import Actor
 from app.auth import callers
-from app.auth.deps import Principal
 from app.auth.models import Role, UserAccount
+from app.core.caller import AccountSnapshot, Actor, Principal
 from app.households.models import Member
 from app.trainings import attendance, checkin
 from app.trainings.models import TrainingAttendance
@@ -130,10 +129,10 @@ async def _caller(app, user: UserAccount) -> tuple[Principal, Actor]:
     accounts: callers.AccountReader = app.state.accounts
     record = await accounts.read(user.id)
     principal = Principal(
-        user=callers.AccountSnapshot(*record[: len(callers.PRINCIPAL_COLUMNS)]),
+        user=AccountSnapshot(*record[: len(callers.PRINCIPAL_COLUMNS)]),
         region_codes=tuple(record["region_codes"] or ()),
     )
-    return principal, Actor(user_id=principal.id, role=principal.role.value)
+    return principal, principal.actor
 
 
 async def _roll_in(app, held: Held, course: Course, members: list[Member], present: bool):

@@ -173,7 +173,6 @@ async def test_villagers_cannot_record_visits(client, make_user, auth, household
     ids=["no-token", "not-bearer", "bad-token"],
 )
 async def test_recording_needs_a_valid_bearer_token(client, household, db, authorization, code):
-    """The endpoint checks its caller itself (`resolve_caller`), as `Staff` would."""
     (home, _) = household
     headers = {"Authorization": authorization} if authorization else {}
     response = await client.post("/api/v1/visits", json=_body(home.id), headers=headers)
