@@ -15,6 +15,7 @@ from app.auth.router import me_router
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
+from app.core.dispatch import dispatch_by_prefix
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
@@ -117,4 +118,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
     ):
         app.include_router(router)
+    dispatch_by_prefix(app)
     return app
