@@ -100,20 +100,18 @@ class RouteIndex:
         return node.candidates
 
 
-class _TrackedRoutes(list):  # type: ignore[type-arg]
+class _TrackedRoutes(list[BaseRoute]):
     """A router's route list that counts its changes, so a stale index is noticed at once."""
 
     changes = 0
 
-    def _changed(self) -> None:
-        self.changes += 1
-
 
 def _counting(name: str) -> Any:
+    """`list.<name>`, counting a change first (each of these methods changes the list)."""
     method = getattr(list, name)
 
     def changing(self: _TrackedRoutes, *args: Any, **kwargs: Any) -> Any:
-        self._changed()
+        self.changes += 1
         return method(self, *args, **kwargs)
 
     changing.__name__ = name
