@@ -14,6 +14,7 @@ from app.auth.callers import AccountReader
 from app.auth.router import router as auth_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
+from app.core.dispatch import dispatch_by_prefix
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -112,4 +113,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
     ):
         app.include_router(router)
+    dispatch_by_prefix(app)
     return app

@@ -1,5 +1,6 @@
 """What the Python benchmarks share: a seeded million-member database, a one-worker server,
-tokens, and wrk runs with p50/p95/p99 read from wrk's own histogram.
+the bare one-route app to measure it against, tokens, and wrk runs with p50/p95/p99 read from
+wrk's own histogram.
 
 Settings (environment): BENCH_DATABASE_URL (a server we may create databases on),
 BENCH_REDIS_URL (default database 14), BENCH_DURATION (default `10s`), and BENCH_CONNECTIONS
@@ -136,23 +137,41 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 @contextmanager
 def running_server(url: str) -> Iterator[Server]:
     """One uvicorn worker on `url`'s database, ready; yields its base URL (and pid)."""
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    port = free_port()
-    base = Server(f"http://127.0.0.1:{port}")
     env = {
-        **os.environ,
         "DATABASE_URL": url,
         "REDIS_URL": REDIS_URL,
         "LOG_LEVEL": "WARNING",
         "ACCESS_TOKEN_TTL_SECONDS": "3600",  # outlives any run
     }
+    command = [str(BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port"]
+    with _serving("server", command, "/readyz", env) as base:
+        yield base
+
+
+@contextmanager
+def running_floor() -> Iterator[Server]:
+    """The bare one-route FastAPI app (`bench/floor.py bare`), served by the same uvicorn with
+    the same options: the floor the request benchmarks are measured against."""
+    command = [str(BIN / "python"), str(ROOT / "bench" / "floor.py"), "bare", "--port"]
+    with _serving("bare", command, "/healthz") as base:
+        yield base
+
+
+@contextmanager
+def _serving(
+    name: str, command: list[str], ready_path: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`command` plus a free port, ready on `ready_path`; its output in `results/<name>.log`."""
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    port = free_port()
+    base = Server(f"http://127.0.0.1:{port}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / "server.log"
+    log = RESULTS / f"{name}.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
-            [str(BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
+            [*command, str(port)],
+            env={**os.environ, **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -160,14 +179,14 @@ def running_server(url: str) -> Iterator[Server]:
     try:
         for _ in range(100):
             if server.poll() is not None:
-                raise RuntimeError(f"the server exited ({server.returncode}); see {log}")
+                raise RuntimeError(f"{name} exited ({server.returncode}); see {log}")
             try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=1)
+                urllib.request.urlopen(f"{base}{ready_path}", timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
         else:
-            raise RuntimeError(f"the server was not ready after 20 s; see {log}")
+            raise RuntimeError(f"{name} was not ready after 20 s; see {log}")
         yield base
     finally:
         server.terminate()
