@@ -140,6 +140,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+async def session_driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The driver's connection under `session`, in the session's transaction: for statements
+    written for the driver (composite-typed parameters, COPY) whose work commits or rolls
+    back with the session's."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins the driver's transaction at the session's first statement.
+        await connection.exec_driver_sql("SELECT")
+    return driver
+
+
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session for endpoints that only read: autocommit, nothing to commit or roll back.
 

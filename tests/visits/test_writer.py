@@ -8,7 +8,7 @@ under test queue behind it, and when the lock goes they are drained together."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
 import json
 import time
 import uuid
@@ -21,14 +21,15 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEvent
+from app.audit.service import Actor
+from app.auth.callers import PRINCIPAL_COLUMNS, AccountSnapshot
+from app.auth.deps import Principal
 from app.auth.models import Role
-from app.core.periods import current_period
-from app.core.scope import code_range
 from app.households.models import MemberEmployment, MemberIntent
-from app.visits import write
+from app.visits import service
 from app.visits.models import Visit
 from app.visits.schemas import VisitIn
-from app.visits.writer import PendingVisit, VisitWriter
+from app.visits.writer import PendingVisit, VisitWriter, write_visits
 from tests.households.factories import PersonSpec, make_household
 from tests.visits.test_visits import VILLAGE_A, VILLAGE_B, _body
 from tests.waiting import lock_waits, swapped, until
@@ -86,31 +87,26 @@ def _pending(
     *,
     regions: Iterable[str] = (VILLAGE_A,),
     sent: dict[str, Any] | None = None,
-    meta: dict[str, Any] | None = None,
+    period: str | None = None,
 ) -> PendingVisit:
     """An upload as `service.record_visit` hands it to the writer, by a coordinator of
-    `regions`; `sent` and `meta` override what the statement reads (past the API's checks)."""
-    model = VisitIn.model_validate(body)
-    dumped = model.model_dump_json()
-    if sent:
-        dumped = json.dumps({**json.loads(dumped), **sent})
-    ranges = [code_range(code) for code in regions]
-    meta = {
-        "coordinator_id": str(coordinator_id),
-        "lows": [low for low, _ in ranges],
-        "highs": [high for _, high in ranges],
-        "request_hash": hashlib.sha256(dumped.encode()).hexdigest(),
-        "period": current_period(model.visited_at),
-        "actor_role": "coordinator",
-        "request_id": f"direct-{model.id}",
-        "client_address": CLIENT_ADDRESS,
-        **(meta or {}),
-    }
-    return PendingVisit(
-        id=model.id,
-        household_id=model.household_id,
-        payload=f'{{"meta":{json.dumps(meta)},"body":{dumped}}}',
+    `regions`; `sent` overrides what the statement reads of the body, `period` the month of
+    its employment rows (past the API's checks)."""
+    snapshot = AccountSnapshot(
+        **{name: None for name in PRINCIPAL_COLUMNS}
+        | {"id": coordinator_id, "role": Role.coordinator.value}
     )
+    model = VisitIn.model_validate(body)
+    actor = Actor(coordinator_id, Role.coordinator.value, f"direct-{model.id}", CLIENT_ADDRESS)
+    pending = service.pending_visit(Principal(snapshot, tuple(regions)), actor, model)
+    if sent:
+        payload = json.loads(pending.payload)
+        payload["body"].update(sent)
+        pending = dataclasses.replace(pending, payload=json.dumps(payload))
+    if period:
+        employment = tuple(dataclasses.replace(row, period=period) for row in pending.employment)
+        pending = dataclasses.replace(pending, employment=employment)
+    return pending
 
 
 def _findings(members, *, months: int, region: str, intent: str) -> list[dict[str, Any]]:
@@ -374,7 +370,7 @@ async def test_a_failing_batch_is_written_again_visit_by_visit(app, make_user, d
     bad_period = _pending(
         coordinator.id,
         _body(period_home.id, member_updates=findings(period_members)),
-        meta={"period": "2026-13"},
+        period="2026-13",
     )
     writer = _writer(app)
     before = _counters(writer)
@@ -516,7 +512,7 @@ async def _sent_while_another_process_writes(
     async with app.state.db.driver_connection() as other:
         transaction = other.transaction()
         await transaction.start()
-        await other.fetch(write.RECORD_VISITS, f"[{theirs.payload}]", 5000.0, "visit")
+        await write_visits(other, [theirs], 5000.0)
         sent = asyncio.ensure_future(client.post("/api/v1/visits", json=ours, headers=headers))
         try:
             deadline = time.monotonic() + 5
