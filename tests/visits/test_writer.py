@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -32,7 +31,7 @@ from app.visits.schemas import VisitIn
 from app.visits.writer import PendingVisit, VisitWriter, write_visits
 from tests.households.factories import PersonSpec, make_household
 from tests.visits.test_visits import VILLAGE_A, VILLAGE_B, _body
-from tests.waiting import lock_waits, swapped, until
+from tests.waiting import sent_while_uncommitted, swapped, until
 
 CLIENT_ADDRESS = "203.0.113.7"  # the test client's address (tests/conftest.py)
 
@@ -509,20 +508,12 @@ async def _sent_while_another_process_writes(
 ):
     """`ours` uploaded while another process has written `theirs` in a transaction still open:
     the upload's statement takes its snapshot, meets their rows and waits; then they commit."""
-    async with app.state.db.driver_connection() as other:
-        transaction = other.transaction()
-        await transaction.start()
-        await write_visits(other, [theirs], 5000.0)
-        sent = asyncio.ensure_future(client.post("/api/v1/visits", json=ours, headers=headers))
-        try:
-            deadline = time.monotonic() + 5
-            while not await lock_waits(db):
-                assert not sent.done(), f"answered without waiting: {sent.result().text}"
-                assert time.monotonic() < deadline, "the upload never met their rows' locks"
-                await asyncio.sleep(0.01)
-        finally:
-            await transaction.commit()
-        return await asyncio.wait_for(sent, 5)
+    return await sent_while_uncommitted(
+        app,
+        db,
+        lambda other: write_visits(other, [theirs], 5000.0),
+        client.post("/api/v1/visits", json=ours, headers=headers),
+    )
 
 
 @pytest.mark.parametrize("same_body", [True, False], ids=["same-body", "different-body"])
