@@ -87,8 +87,9 @@ class Database:
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection of the driver's own pool, outside any transaction: for the hot paths
-        that are one statement each (the caller's account, a visit), with no ORM, no
-        BEGIN/COMMIT, and a checkout a quarter of the cost of the engine's."""
+        (the caller's account, a batch of visits), with no ORM, BEGIN/COMMIT only where a
+        write takes more than one statement, and a checkout a quarter of the cost of the
+        engine's."""
         if self._driver_pool is None:
             async with self._driver_pool_lock:
                 if self._driver_pool is None:

@@ -195,17 +195,19 @@ def record(kind: RowKind, row: EmploymentWrite | IntentWrite) -> tuple[object, .
 
 async def write_employment(connection: asyncpg.Connection, rows: Sequence[EmploymentWrite]) -> None:
     if rows:
-        await _write(connection, EMPLOYMENT, [record(EMPLOYMENT, row) for row in rows])
+        records = [record(EMPLOYMENT, row) for row in rows]
+        await _write(connection, EMPLOYMENT, EMPLOYMENT.from_parameter, records)
 
 
 async def write_intents(connection: asyncpg.Connection, rows: Sequence[IntentWrite]) -> None:
     if rows:
-        await _write(connection, INTENT, [record(INTENT, row) for row in rows])
+        records = [record(INTENT, row) for row in rows]
+        await _write(connection, INTENT, INTENT.from_parameter, records)
 
 
 async def create_staging_table(connection: asyncpg.Connection, kind: RowKind, table: str) -> None:
     """A temporary table of `kind`'s input type, dropped at commit: fill it by COPY (values
-    in the order of `kind.fields`), then hand it to `write_staged`."""
+    in the order of `kind.fields`, as `record` gives them), then hand it to `write_staged`."""
     await connection.execute(
         f"CREATE TEMP TABLE {_identifier(table)} OF {kind.type_name} ON COMMIT DROP"
     )
@@ -219,14 +221,11 @@ async def write_staged(connection: asyncpg.Connection, kind: RowKind, table: str
 
 
 async def _write(
-    connection: asyncpg.Connection, kind: RowKind, first: str | list[tuple[object, ...]]
+    connection: asyncpg.Connection, kind: RowKind, statement: str, *arguments: object
 ) -> None:
-    """Runs `kind`'s statement on `first` (a statement with its input, or the rows), then
-    again on the rows it met inserted by another transaction, until none is left."""
-    if isinstance(first, str):
-        pending = await connection.fetch(first)
-    else:
-        pending = await connection.fetch(kind.from_parameter, first)
+    """Runs one of `kind`'s statements, then the statement again on the rows it answered
+    (met inserted by another transaction) until none is left."""
+    pending = await connection.fetch(statement, *arguments)
     for _ in range(_RUNS - 1):
         if not pending:
             return

@@ -1,5 +1,6 @@
-"""The visit writer: uploads waiting at the same moment share one statement, uploads of one
-household or one visit id never do, and a failing batch is written again visit by visit.
+"""The visit writer: uploads waiting at the same moment share one batch (one visit statement,
+then the member writer's), uploads of one household or one visit id never do, and a failing
+batch is written again visit by visit.
 
 To make a batch certain, a test gives the app a writer of one lane and holds that lane: a
 first upload's statement waits on a lock on `visit` taken by another connection, the uploads
@@ -150,7 +151,7 @@ async def test_concurrent_uploads_share_a_statement_and_keep_their_own_audit(
     app, client, make_user, auth, db, settings
 ):
     """Twelve uploads at once, of twelve households in two villages: every one 201 with its
-    rows and its own audit trail, all written by one statement."""
+    rows and its own audit trail, all written by one batch."""
     coordinator = await make_user(Role.coordinator, [VILLAGE_A, VILLAGE_B])
     headers = auth(coordinator)
     homes = [
@@ -478,9 +479,10 @@ async def test_a_batch_answers_each_upload_for_itself(
 async def test_a_row_written_by_another_process_meanwhile_is_audited_as_replaced(
     app, client, make_user, auth, household, db
 ):
-    """Another process writes a member's first row of the month after this statement's
-    snapshot: the statement meets it in its upsert, gives up as a serialization failure and is
-    run again, so the audit records an update of that row, not a second create."""
+    """Another process writes a member's first row of the month after the member writer's
+    statement took its snapshot: the statement meets it in its upsert and leaves it, and the
+    writer writes it again at once, so the audit records an update of that row, not a second
+    create."""
     (home, members) = household
     coordinator = await make_user(Role.coordinator, [VILLAGE_A])
     elsewhere = _pending(
