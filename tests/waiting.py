@@ -1,14 +1,15 @@
 """Helpers for tests that line up concurrent work: wait for a condition, see who waits on a
-lock, swap a shared part of the app."""
+lock, hold a write uncommitted, swap a shared part of the app."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,3 +48,28 @@ async def lock_waits(db: AsyncSession) -> list[tuple[int, str, list[int]]]:
         )
     )
     return [tuple(row) for row in rows]
+
+
+async def sent_while_uncommitted(
+    app: Any,
+    db: AsyncSession,
+    write: Callable[[asyncpg.Connection], Awaitable[object]],
+    request: Awaitable[T],
+) -> T:
+    """`request` sent while another transaction (say, another process's) has run `write` and
+    not committed: that transaction commits once the request waits on its rows, so the
+    request's statement took its snapshot before the rows were there. The request's answer."""
+    async with app.state.db.driver_connection() as other:
+        transaction = other.transaction()
+        await transaction.start()
+        await write(other)
+        sent = asyncio.ensure_future(request)
+        try:
+            deadline = time.monotonic() + 5
+            while not await lock_waits(db):
+                assert not sent.done(), f"answered without waiting: {sent.result()}"
+                assert time.monotonic() < deadline, "the request never met the uncommitted rows"
+                await asyncio.sleep(0.01)
+        finally:
+            await transaction.commit()
+        return await asyncio.wait_for(sent, 5)

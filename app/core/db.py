@@ -87,8 +87,9 @@ class Database:
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection of the driver's own pool, outside any transaction: for the hot paths
-        that are one statement each (the caller's account, a visit), with no ORM, no
-        BEGIN/COMMIT, and a checkout a quarter of the cost of the engine's."""
+        (the caller's account, a batch of visits), with no ORM, BEGIN/COMMIT only where a
+        write takes more than one statement, and a checkout a quarter of the cost of the
+        engine's."""
         if self._driver_pool is None:
             async with self._driver_pool_lock:
                 if self._driver_pool is None:
@@ -138,6 +139,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def session_driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The driver's connection under `session`, in the session's transaction: for statements
+    written for the driver (composite-typed parameters, COPY) whose work commits or rolls
+    back with the session's."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins the driver's transaction at the session's first statement.
+        await connection.exec_driver_sql("SELECT")
+    return driver
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.core.pagination import Page
 from app.core.periods import PERIOD_PATTERN
@@ -28,8 +28,10 @@ class EmploymentIn(BaseModel):
     employer: str | None = Field(default=None, max_length=128)
     months: int = Field(default=0, ge=0, le=12, description="Months worked this year (务工时间)")
     income: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    observed_at: datetime | None = Field(
-        default=None, description="When this was observed; defaults to now."
+    observed_at: AwareDatetime | None = Field(
+        default=None,
+        description="When this was observed, with its UTC offset; defaults to now (a visit: "
+        "its `visited_at`).",
     )
 
     @model_validator(mode="after")

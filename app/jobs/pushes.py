@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.core.caller import Actor, Principal
+from app.core.db import session_driver_connection
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.periods import current_period, today
 from app.households import service as households
-from app.households.employment import write_employment
 from app.households.errors import MemberNotFound
-from app.households.models import Household, Member, MemberEmployment
-from app.households.schemas import EmploymentIn
+from app.households.models import Household, Member
 from app.households.service import visible_households
+from app.households.writer import EmploymentWrite, write_employment
 from app.jobs.errors import IllegalTransition, JobClosed, NotLabourForce, PushNotFound
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
 from app.jobs.schemas import JobOut, PushOut, PushOutcome
@@ -251,7 +251,7 @@ async def _record_hire(
 ) -> None:
     """This month's employment of the hired member: 务工 at the job's location and employer,
     by the channel policy gives the job's source; months and income already recorded stay.
-    Written and audited by `households.employment.write_employment`, as a PUT of it is.
+    Written and audited by `households.writer`, as a PUT of it is.
 
     The push stays in the village it was made in, one of the caller's, so the caller records
     the hire on it whatever has happened since. The employment belongs to the member where
@@ -269,27 +269,20 @@ async def _record_hire(
     if not principal.scope.covers(village_code):
         return
     location = WorkRegion(job.location_type)
-    channel = policy.hire_channel(JobSource(job.source), location)
-
-    def hired(row: MemberEmployment | None) -> EmploymentIn:
-        return EmploymentIn(
-            status=EmploymentStatus.working,
-            region=location,
-            channel=channel,
-            employer=job.employer,
-            months=row.months if row else 0,
-            income=row.income if row else None,
-        )
-
-    await write_employment(
-        session,
-        actor,
-        push.member_id,
-        village_code,
-        current_period(),
-        hired,
-        ObservationSource.manual,
+    hired = EmploymentWrite(
+        actor=actor,
+        member_id=push.member_id,
+        period=current_period(),
+        status=EmploymentStatus.working.value,
+        work_region=location.value,
+        channel=policy.hire_channel(JobSource(job.source), location).value,
+        employer=job.employer,
+        months=0,
+        income=None,
+        source=ObservationSource.manual.value,
+        keeps_months_and_income=True,
     )
+    await write_employment(await session_driver_connection(session), [hired])
 
 
 async def respond(

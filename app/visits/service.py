@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.caller import Actor, Principal
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import current_period
+from app.households import writer as members
 from app.households.errors import HouseholdNotFound
+from app.policy.values import ObservationSource
 from app.visits.errors import MemberNotInHousehold, VisitIdConflict
 from app.visits.models import Visit
 from app.visits.schemas import VisitIn, VisitOut
@@ -35,15 +37,11 @@ def visit_out(row: Mapping[str, Any] | asyncpg.Record) -> VisitOut:
     )
 
 
-async def record_visit(
-    writer: VisitWriter, principal: Principal, actor: Actor, body: VisitIn
-) -> tuple[VisitOut, bool]:
-    """The visit and whether it was created now (False: an identical retry).
-
-    Written by `writer`, in one statement (`write.RECORD_VISITS`) with whichever uploads wait
-    at the same moment: atomic for each visit, on its own or in a batch."""
+def pending_visit(principal: Principal, actor: Actor, body: VisitIn) -> PendingVisit:
+    """The upload as the writer takes it: the visit for its statement, and what it found as
+    the member writer's rows (observed when the visit was made, in the month it was made)."""
     # The body as the model reads it (defaults filled in, fields in a fixed order): hashed to
-    # recognise a retry, and handed to the statement, which reads the visit from it.
+    # recognise a retry, and read by the statement for the visit and the members named.
     sent = body.model_dump_json()
     digest = hashlib.sha256(sent.encode()).hexdigest()
     lows, highs = principal.scope.code_ranges()
@@ -52,18 +50,42 @@ async def record_visit(
         "lows": lows,
         "highs": highs,
         "request_hash": digest,
-        "period": current_period(body.visited_at),
         "actor_role": actor.role,
         "request_id": actor.request_id,
         "client_address": actor.client_address,
     }
-    row = await writer.write(
-        PendingVisit(
-            id=body.id,
-            household_id=body.household_id,
-            payload=f'{{"meta":{json.dumps(meta)},"body":{sent}}}',
-        )
+    period = current_period(body.visited_at)
+    return PendingVisit(
+        id=body.id,
+        household_id=body.household_id,
+        request_hash=digest,
+        payload=f'{{"meta":{json.dumps(meta)},"body":{sent}}}',
+        employment=tuple(
+            members.EmploymentWrite.of(
+                actor, u.member_id, period, u.employment, ObservationSource.visit, body.visited_at
+            )
+            for u in body.member_updates
+            if u.employment is not None
+        ),
+        intents=tuple(
+            members.IntentWrite.of(
+                actor, u.member_id, u.intent, ObservationSource.visit, body.visited_at
+            )
+            for u in body.member_updates
+            if u.intent is not None
+        ),
     )
+
+
+async def record_visit(
+    writer: VisitWriter, principal: Principal, actor: Actor, body: VisitIn
+) -> tuple[VisitOut, bool]:
+    """The visit and whether it was created now (False: an identical retry).
+
+    Written by `writer`, in one transaction with whichever uploads wait at the same moment:
+    atomic for each visit, on its own or in a batch."""
+    pending = pending_visit(principal, actor, body)
+    row = await writer.write(pending)
     if not row["household_found"]:
         raise HouseholdNotFound()
     if row["strangers"]:
@@ -72,7 +94,7 @@ async def record_visit(
         )
     if row["id"] is None:  # a concurrent upload of this id committed after our snapshot
         row = await writer.stored(body.id)
-    if not row["created"] and row["request_hash"] != digest:
+    if not row["created"] and row["request_hash"] != pending.request_hash:
         raise VisitIdConflict("同一走访编号的内容与已保存的不同，请为新的走访生成新的编号")
     return visit_out(row), row["created"]
 

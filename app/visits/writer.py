@@ -1,11 +1,13 @@
-"""Writing visits in batches: the uploads waiting at the same moment share one statement.
+"""Writing visits in batches: the uploads waiting at the same moment share one transaction.
 
-A visit's statement (`write.RECORD_VISITS`) costs the database far more to start and commit
-than to write one more visit, so a process writes visits through a `Batcher`: a few lanes
-(`visit_write_lanes`), each writing every upload waiting (up to `visit_write_batch`) in one
-statement. Two uploads of the same household or the same visit id never share a statement or
-run at once: the second waits for the first, as it would have waited on row locks. A failed
-batch's visits are written again one by one, so one bad upload never fails another.
+A visit's write costs the database far more to start and commit than to write one more
+visit, so a process writes visits through a `Batcher`: a few lanes (`visit_write_lanes`), each
+writing every upload waiting (up to `visit_write_batch`) in one transaction: the visits in one
+statement (`write.RECORD_VISITS`), then what the visits it inserted found about members, by
+the member writer (`app.households.writer`, one statement per row kind). Two uploads of the
+same household or the same visit id never share a batch or run at once: the second waits for
+the first, as it would have waited on row locks. A failed batch's visits are written again one
+by one, so one bad upload never fails another.
 """
 
 from __future__ import annotations
@@ -18,20 +20,20 @@ import asyncpg
 
 from app.core.batching import Batcher
 from app.core.db import Database
-from app.policy.values import ObservationSource
+from app.households import writer as members
 from app.visits import write
-
-# Runs of a statement that met a concurrent write (`asyncpg.SerializationError`).
-_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
 class PendingVisit:
-    """One upload as the statement reads it."""
+    """One upload: the visit as the statement reads it, and what it found about members."""
 
     id: uuid.UUID
     household_id: uuid.UUID
+    request_hash: str  # of the body as sent: the same id with another body is a conflict
     payload: str  # `{"meta": …, "body": …}`, an element of the statement's JSON array
+    employment: tuple[members.EmploymentWrite, ...] = ()
+    intents: tuple[members.IntentWrite, ...] = ()
 
 
 class VisitWriter:
@@ -60,19 +62,24 @@ class VisitWriter:
         return row
 
     async def _run(self, batch: Sequence[PendingVisit]) -> list[asyncpg.Record]:
-        payload = "[" + ",".join(visit.payload for visit in batch) + "]"
         async with self._database.driver_connection() as connection:
-            for attempt in range(1, _ATTEMPTS + 1):
-                try:
-                    return await connection.fetch(
-                        write.RECORD_VISITS,
-                        payload,
-                        self._review_metres,
-                        ObservationSource.visit.value,
-                    )
-                except asyncpg.SerializationError:
-                    # Another process wrote a row of these members after the snapshot (see
-                    # `raced` in the statement): nothing was written; now it is visible.
-                    if attempt == _ATTEMPTS:
-                        raise
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            if not any(visit.employment or visit.intents for visit in batch):
+                # Nothing found about members: one statement, atomic on its own.
+                return await write_visits(connection, batch, self._review_metres)
+            async with connection.transaction():
+                return await write_visits(connection, batch, self._review_metres)
+
+
+async def write_visits(
+    connection: asyncpg.Connection, batch: Sequence[PendingVisit], review_metres: float
+) -> list[asyncpg.Record]:
+    """Writes a batch on `connection`, in the caller's transaction: the visits, then what the
+    visits inserted now found (a retry's findings were written with it). The answer row of
+    each visit, in order."""
+    payload = "[" + ",".join(visit.payload for visit in batch) + "]"
+    answers = await connection.fetch(write.RECORD_VISITS, payload, review_metres)
+    created = {answer["id"] for answer in answers if answer["created"]}
+    found = [visit for visit in batch if visit.id in created]
+    await members.write_employment(connection, [row for v in found for row in v.employment])
+    await members.write_intents(connection, [row for v in found for row in v.intents])
+    return answers

@@ -223,65 +223,6 @@ async def test_concurrent_retries_make_one_row(client, make_user, auth, househol
     assert len({r.json()["id"] for r in responses}) == 1
 
 
-async def _audit(db, entity, entity_id):
-    return (
-        await db.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.entity == entity, AuditEvent.entity_id == entity_id)
-            .order_by(AuditEvent.occurred_at)
-        )
-    ).all()
-
-
-async def test_visit_audits_each_finding_as_a_typed_write_would(
-    client, make_user, auth, household, db
-):
-    """The visit's one-statement write leaves the same audit trail as the PUT endpoints:
-    old and new of each changed field, money as a string, a new month naming its period."""
-    (home, members), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
-    worker = members[0].id
-    typed = {
-        "status": "务工",
-        "region": "县内",
-        "channel": "就业帮扶车间",
-        "months": 6,
-        "income": 1500,
-    }
-    put = await client.put(
-        f"/api/v1/members/{worker}/employment/2026-11", json=typed, headers=headers
-    )
-    assert put.status_code == 200, put.text
-    (typed_create,) = await _audit(db, "member_employment", worker)
-
-    update = {"member_id": str(worker), "employment": {**typed, "months": 8, "income": "1800"}}
-    fresh = {
-        "member_id": str(members[1].id),
-        "intent": {"intent": "无意愿", "reason": " 照顾老人 "},
-    }
-    body = _body(home.id, member_updates=[update, fresh])
-    assert (await client.post("/api/v1/visits", json=body, headers=headers)).status_code == 201
-
-    _, by_visit = await _audit(db, "member_employment", worker)
-    assert by_visit.action == "update"
-    assert by_visit.changed_fields == ["income", "months", "source"]
-    assert by_visit.changes == {
-        "income": {"old": "1500.00", "new": "1800.00"},
-        "months": {"old": 6, "new": 8},
-        "source": {"old": "manual", "new": "visit"},
-    }
-    assert typed_create.action == "create" and "period" in typed_create.changed_fields
-    (intent,) = await _audit(db, "member_intent", members[1].id)
-    assert intent.action == "create"
-    assert intent.changes["reason"] == {"old": None, "new": "照顾老人"}
-    assert intent.changes["training_needs"] == {"old": None, "new": []}
-    (visit,) = await _audit(db, "visit", uuid.UUID(body["id"]))
-    assert visit.changes["household_id"]["new"] == str(home.id)
-    assert {visit.region_code, by_visit.region_code, intent.region_code} == {VILLAGE_A}
-    assert by_visit.actor_role == "coordinator" and by_visit.request_id
-    # Ids made by the statement (the database's uuid_v7) and by the ORM (app.core.ids) alike.
-    assert {e.id.version for e in (typed_create, by_visit, intent, visit)} == {7}
-
-
 async def test_a_member_named_twice_keeps_the_last_update(client, make_user, auth, household, db):
     (home, members), headers = household, auth(await make_user(Role.coordinator, [VILLAGE_A]))
     member = str(members[0].id)

@@ -1,5 +1,6 @@
-"""The visit writer: uploads waiting at the same moment share one statement, uploads of one
-household or one visit id never do, and a failing batch is written again visit by visit.
+"""The visit writer: uploads waiting at the same moment share one batch (one visit statement,
+then the member writer's), uploads of one household or one visit id never do, and a failing
+batch is written again visit by visit.
 
 To make a batch certain, a test gives the app a writer of one lane and holds that lane: a
 first upload's statement waits on a lock on `visit` taken by another connection, the uploads
@@ -8,9 +9,8 @@ under test queue behind it, and when the lock goes they are drained together."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,17 +21,17 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEvent
+from app.auth.callers import PRINCIPAL_COLUMNS, AccountSnapshot
 from app.auth.models import Role
-from app.core.periods import current_period
-from app.core.scope import code_range
+from app.core.caller import Actor, Principal
 from app.households.models import MemberEmployment, MemberIntent
-from app.visits import write
+from app.visits import service
 from app.visits.models import Visit
 from app.visits.schemas import VisitIn
-from app.visits.writer import PendingVisit, VisitWriter
+from app.visits.writer import PendingVisit, VisitWriter, write_visits
 from tests.households.factories import PersonSpec, make_household
 from tests.visits.test_visits import VILLAGE_A, VILLAGE_B, _body
-from tests.waiting import lock_waits, swapped, until
+from tests.waiting import sent_while_uncommitted, swapped, until
 
 CLIENT_ADDRESS = "203.0.113.7"  # the test client's address (tests/conftest.py)
 
@@ -86,31 +86,26 @@ def _pending(
     *,
     regions: Iterable[str] = (VILLAGE_A,),
     sent: dict[str, Any] | None = None,
-    meta: dict[str, Any] | None = None,
+    period: str | None = None,
 ) -> PendingVisit:
     """An upload as `service.record_visit` hands it to the writer, by a coordinator of
-    `regions`; `sent` and `meta` override what the statement reads (past the API's checks)."""
-    model = VisitIn.model_validate(body)
-    dumped = model.model_dump_json()
-    if sent:
-        dumped = json.dumps({**json.loads(dumped), **sent})
-    ranges = [code_range(code) for code in regions]
-    meta = {
-        "coordinator_id": str(coordinator_id),
-        "lows": [low for low, _ in ranges],
-        "highs": [high for _, high in ranges],
-        "request_hash": hashlib.sha256(dumped.encode()).hexdigest(),
-        "period": current_period(model.visited_at),
-        "actor_role": "coordinator",
-        "request_id": f"direct-{model.id}",
-        "client_address": CLIENT_ADDRESS,
-        **(meta or {}),
-    }
-    return PendingVisit(
-        id=model.id,
-        household_id=model.household_id,
-        payload=f'{{"meta":{json.dumps(meta)},"body":{dumped}}}',
+    `regions`; `sent` overrides what the statement reads of the body, `period` the month of
+    its employment rows (past the API's checks)."""
+    snapshot = AccountSnapshot(
+        **{name: None for name in PRINCIPAL_COLUMNS}
+        | {"id": coordinator_id, "role": Role.coordinator.value}
     )
+    model = VisitIn.model_validate(body)
+    actor = Actor(coordinator_id, Role.coordinator.value, f"direct-{model.id}", CLIENT_ADDRESS)
+    pending = service.pending_visit(Principal(snapshot, tuple(regions)), actor, model)
+    if sent:
+        payload = json.loads(pending.payload)
+        payload["body"].update(sent)
+        pending = dataclasses.replace(pending, payload=json.dumps(payload))
+    if period:
+        employment = tuple(dataclasses.replace(row, period=period) for row in pending.employment)
+        pending = dataclasses.replace(pending, employment=employment)
+    return pending
 
 
 def _findings(members, *, months: int, region: str, intent: str) -> list[dict[str, Any]]:
@@ -155,7 +150,7 @@ async def test_concurrent_uploads_share_a_statement_and_keep_their_own_audit(
     app, client, make_user, auth, db, settings
 ):
     """Twelve uploads at once, of twelve households in two villages: every one 201 with its
-    rows and its own audit trail, all written by one statement."""
+    rows and its own audit trail, all written by one batch."""
     coordinator = await make_user(Role.coordinator, [VILLAGE_A, VILLAGE_B])
     headers = auth(coordinator)
     homes = [
@@ -374,7 +369,7 @@ async def test_a_failing_batch_is_written_again_visit_by_visit(app, make_user, d
     bad_period = _pending(
         coordinator.id,
         _body(period_home.id, member_updates=findings(period_members)),
-        meta={"period": "2026-13"},
+        period="2026-13",
     )
     writer = _writer(app)
     before = _counters(writer)
@@ -483,9 +478,10 @@ async def test_a_batch_answers_each_upload_for_itself(
 async def test_a_row_written_by_another_process_meanwhile_is_audited_as_replaced(
     app, client, make_user, auth, household, db
 ):
-    """Another process writes a member's first row of the month after this statement's
-    snapshot: the statement meets it in its upsert, gives up as a serialization failure and is
-    run again, so the audit records an update of that row, not a second create."""
+    """Another process writes a member's first row of the month after the member writer's
+    statement took its snapshot: the statement meets it in its upsert and leaves it, and the
+    writer writes it again at once, so the audit records an update of that row, not a second
+    create."""
     (home, members) = household
     coordinator = await make_user(Role.coordinator, [VILLAGE_A])
     elsewhere = _pending(
@@ -513,20 +509,12 @@ async def _sent_while_another_process_writes(
 ):
     """`ours` uploaded while another process has written `theirs` in a transaction still open:
     the upload's statement takes its snapshot, meets their rows and waits; then they commit."""
-    async with app.state.db.driver_connection() as other:
-        transaction = other.transaction()
-        await transaction.start()
-        await other.fetch(write.RECORD_VISITS, f"[{theirs.payload}]", 5000.0, "visit")
-        sent = asyncio.ensure_future(client.post("/api/v1/visits", json=ours, headers=headers))
-        try:
-            deadline = time.monotonic() + 5
-            while not await lock_waits(db):
-                assert not sent.done(), f"answered without waiting: {sent.result().text}"
-                assert time.monotonic() < deadline, "the upload never met their rows' locks"
-                await asyncio.sleep(0.01)
-        finally:
-            await transaction.commit()
-        return await asyncio.wait_for(sent, 5)
+    return await sent_while_uncommitted(
+        app,
+        db,
+        lambda other: write_visits(other, [theirs], 5000.0),
+        client.post("/api/v1/visits", json=ours, headers=headers),
+    )
 
 
 @pytest.mark.parametrize("same_body", [True, False], ids=["same-body", "different-body"])

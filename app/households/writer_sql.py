@@ -1,0 +1,192 @@
+"""The statements of the member writer (`app.households.writer`), one per row kind.
+
+Each reads its input from a relation `sent` (the kind's composite type and `ordinality`, the
+rows' order) that the writer puts in front: the rows as a parameter, or a staging table. The
+statement answers the input rows it did not write: rows another transaction inserted after
+its snapshot (see the writer).
+"""
+
+from __future__ import annotations
+
+# What `str.strip()` removes: every character for which `str.isspace()` holds.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_WHITESPACE_LITERAL = "U&'" + "".join(f"\\{ord(c):04X}" for c in WHITESPACE) + "'"
+
+
+def _fill(template: str, **parts: str) -> str:
+    for name, part in parts.items():
+        template = template.replace(f"<{name}>", part)
+    return template
+
+
+# The audit row of each row written (`written`, its merged values `m`), in the village the
+# member lives in, shaped as `app.audit.service.record` shapes them: `changes` maps a field to
+# its old and new value; a new row lists every field that has a value, a replaced row the
+# fields that changed; `changed_fields` is sorted. <fields> builds the audited fields of a row
+# `<row>`, the same for the old row (`m.old`, NULL for a new one) and the new.
+_AUDITED = """audited AS (
+    INSERT INTO audit_event (
+        actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
+        changes, request_id, client_address
+    )
+    SELECT m.actor_id, m.actor_role, CASE WHEN m.old IS NULL THEN 'create' ELSE 'update' END,
+        '<entity>', m.member_id, h.village_code,
+        ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
+        c.changes, m.request_id, m.client_address
+    FROM written AS w
+    JOIN merged AS m ON <written_is_merged>
+    JOIN member AS p ON p.id = m.member_id
+    JOIN household AS h ON h.id = p.household_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(jsonb_object_agg(
+            n.key, jsonb_build_object('old', m.old -> n.key, 'new', n.value)
+        ), '{}') AS changes
+        FROM jsonb_each(<new_fields>) AS n
+        WHERE CASE WHEN m.old IS NULL THEN n.value <> 'null'
+            ELSE m.old -> n.key IS DISTINCT FROM n.value END
+    ) AS c
+)"""
+
+# Money as a string with two decimals, as `record` gives a Decimal; `observed_at` and
+# `updated_at` are not audited. A month's fields name its period, so a new month names it.
+_EMPLOYMENT_FIELDS = """jsonb_build_object(
+            'period', <row>.period, 'status', <row>.status, 'work_region', <row>.work_region,
+            'channel', <row>.channel, 'employer', <row>.employer, 'months', <row>.months,
+            'income', <row>.income::numeric(12, 2)::text, 'source', <row>.source
+        )"""
+
+EMPLOYMENT = """
+-- A month given twice: the later row wins, as if written one after the other.
+incoming AS (
+    SELECT DISTINCT ON (s.member_id, s.period) s.*
+    FROM sent AS s
+    ORDER BY s.member_id, s.period, s.ordinality DESC
+),
+-- The rows replaced, locked in key order (two batches never deadlock) and read as they stand.
+replaced AS (
+    SELECT o.* FROM member_employment AS o
+    JOIN incoming AS i ON i.member_id = o.member_id AND i.period = o.period
+    ORDER BY o.member_id, o.period
+    FOR UPDATE OF o
+),
+merged AS (
+    SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer,
+        -- A hire keeps the months and income already recorded for the month.
+        CASE WHEN i.keeps_months_and_income AND o.member_id IS NOT NULL THEN o.months
+            ELSE coalesce(i.months, 0) END AS months,
+        CASE WHEN i.keeps_months_and_income AND o.member_id IS NOT NULL THEN o.income
+            ELSE i.income END AS income,
+        i.source, coalesce(i.observed_at, now()) AS observed_at,
+        i.actor_id, i.actor_role, i.request_id, i.client_address,
+        CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
+    FROM incoming AS i
+    LEFT JOIN replaced AS o ON o.member_id = i.member_id AND o.period = i.period
+),
+written AS (
+    INSERT INTO member_employment AS me (
+        member_id, period, status, work_region, channel, employer, months, income, source,
+        observed_at, updated_at
+    )
+    SELECT m.member_id, m.period, m.status, m.work_region, m.channel, m.employer, m.months,
+        m.income, m.source, m.observed_at, now()
+    FROM merged AS m
+    ORDER BY m.member_id, m.period
+    ON CONFLICT (member_id, period) DO UPDATE SET
+        status = excluded.status, work_region = excluded.work_region,
+        channel = excluded.channel, employer = excluded.employer, months = excluded.months,
+        income = excluded.income, source = excluded.source,
+        observed_at = excluded.observed_at, updated_at = excluded.updated_at
+    -- Only a row read above. One another transaction inserted after this statement's
+    -- snapshot is locked here but not written (what it replaces is unknown): answered below.
+    WHERE (me.member_id, me.period) IN (SELECT r.member_id, r.period FROM replaced AS r)
+    RETURNING me.member_id, me.period
+),
+<audited>
+SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer, i.months,
+    i.income, i.keeps_months_and_income, i.source, i.observed_at, i.actor_id, i.actor_role,
+    i.request_id, i.client_address
+FROM incoming AS i
+WHERE NOT EXISTS (
+    SELECT 1 FROM written AS w WHERE w.member_id = i.member_id AND w.period = i.period
+)
+"""
+EMPLOYMENT = _fill(
+    EMPLOYMENT,
+    old_fields=_fill(_EMPLOYMENT_FIELDS, row="o"),
+    audited=_fill(
+        _AUDITED,
+        entity="member_employment",
+        written_is_merged="m.member_id = w.member_id AND m.period = w.period",
+        new_fields=_fill(_EMPLOYMENT_FIELDS, row="m"),
+    ),
+)
+
+_INTENT_FIELDS = """jsonb_build_object(
+            'intent', <row>.intent, 'reason', <row>.reason,
+            'training_needs', to_jsonb(<row>.training_needs),
+            'wanted_job_types', to_jsonb(<row>.wanted_job_types), 'source', <row>.source
+        )"""
+
+INTENT = """
+-- A member given twice: the later row wins.
+incoming AS (
+    SELECT DISTINCT ON (s.member_id) s.*
+    FROM sent AS s
+    ORDER BY s.member_id, s.ordinality DESC
+),
+replaced AS (
+    SELECT o.* FROM member_intent AS o
+    JOIN incoming AS i ON i.member_id = o.member_id
+    ORDER BY o.member_id
+    FOR UPDATE OF o
+),
+merged AS (
+    SELECT i.member_id, i.intent,
+        -- Trimmed as Python trims (full-width spaces, tabs…); nothing left is no reason.
+        nullif(btrim(i.reason, <whitespace>), '') AS reason,
+        coalesce(i.training_needs, '{}') AS training_needs,
+        coalesce(i.wanted_job_types, '{}') AS wanted_job_types,
+        i.source, coalesce(i.observed_at, now()) AS observed_at,
+        i.actor_id, i.actor_role, i.request_id, i.client_address,
+        CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
+    FROM incoming AS i
+    LEFT JOIN replaced AS o ON o.member_id = i.member_id
+),
+written AS (
+    INSERT INTO member_intent AS mi (
+        member_id, intent, reason, training_needs, wanted_job_types, source, observed_at,
+        updated_at
+    )
+    SELECT m.member_id, m.intent, m.reason, m.training_needs, m.wanted_job_types, m.source,
+        m.observed_at, now()
+    FROM merged AS m
+    ORDER BY m.member_id
+    ON CONFLICT (member_id) DO UPDATE SET
+        intent = excluded.intent, reason = excluded.reason,
+        training_needs = excluded.training_needs,
+        wanted_job_types = excluded.wanted_job_types, source = excluded.source,
+        observed_at = excluded.observed_at, updated_at = excluded.updated_at
+    -- As for employment: a row inserted since the snapshot is locked, not written.
+    WHERE mi.member_id IN (SELECT r.member_id FROM replaced AS r)
+    RETURNING mi.member_id
+),
+<audited>
+SELECT i.member_id, i.intent, i.reason, i.training_needs, i.wanted_job_types, i.source,
+    i.observed_at, i.actor_id, i.actor_role, i.request_id, i.client_address
+FROM incoming AS i
+WHERE NOT EXISTS (SELECT 1 FROM written AS w WHERE w.member_id = i.member_id)
+"""
+INTENT = _fill(
+    INTENT,
+    whitespace=_WHITESPACE_LITERAL,
+    old_fields=_fill(_INTENT_FIELDS, row="o"),
+    audited=_fill(
+        _AUDITED,
+        entity="member_intent",
+        written_is_merged="m.member_id = w.member_id",
+        new_fields=_fill(_INTENT_FIELDS, row="m"),
+    ),
+)
