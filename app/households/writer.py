@@ -56,18 +56,28 @@ class RowKind:
 
     type_name: str
     fields: tuple[str, ...]  # the input type's, in order
-    body: str  # the statement after its input, `sent`
+    body: str  # the statement's chain after its input, names prefixed `<p>` (`writer_sql`)
+
+    def chain(self, source: str, prefix: str = "") -> str:
+        """The statement's common table expressions, reading their rows from `source` (a
+        query answering this kind's type and the rows' order, `ordinality`), every name
+        prefixed with `prefix`, the last `<prefix>pending`: for a statement that writes this
+        kind of row among other things (a visit batch)."""
+        return f"{prefix}sent AS ({source}),{self.body.replace('<p>', prefix)}"
 
     def statement(self, source: str) -> str:
-        """The statement reading its rows from `source`: a query answering this kind's type
-        and the rows' order (`ordinality`)."""
-        return f"WITH sent AS ({source}),{self.body}"
+        """The statement reading its rows from `source`, answering the rows not written."""
+        return f"WITH {self.chain(source)}\nSELECT * FROM pending"
 
     @property
     def from_parameter(self) -> str:
         """The statement reading its rows from $1, an array of this kind's type."""
-        unnested = f"SELECT * FROM unnest($1::{self.type_name}[]) WITH ORDINALITY"  # noqa: S608
-        return self.statement(unnested)
+        return self.statement(unnested(1, self.type_name))
+
+
+def unnested(parameter: int, type_name: str) -> str:
+    """The rows of parameter `$parameter`, an array of `type_name`, with their order."""
+    return f"SELECT * FROM unnest(${parameter}::{type_name}[]) WITH ORDINALITY"  # noqa: S608
 
 
 # Who wrote a row is part of the row: one visit batch holds several callers' rows.

@@ -1,9 +1,11 @@
 """The statements of the member writer (`app.households.writer`), one per row kind.
 
-Each reads its input from a relation `sent` (the kind's composite type and `ordinality`, the
-rows' order) that the writer puts in front: the rows as a parameter, or a staging table. The
-statement answers the input rows it did not write: rows another transaction inserted after
-its snapshot (see the writer).
+Each is a chain of common table expressions, every name in it starting with a prefix (`<p>`)
+so that two chains can stand in one statement: it reads its input from `<p>sent` (the kind's
+composite type and `ordinality`, the rows' order), which the writer puts in front (the rows
+as a parameter, or a staging table, or the findings of a visit batch), and ends with
+`<p>pending`: the input rows it did not write, met inserted by another transaction after its
+snapshot (see the writer).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _fill(template: str, **parts: str) -> str:
 # its old and new value; a new row lists every field that has a value, a replaced row the
 # fields that changed; `changed_fields` is sorted. <fields> builds the audited fields of a row
 # `<row>`, the same for the old row (`m.old`, NULL for a new one) and the new.
-_AUDITED = """audited AS (
+_AUDITED = """<p>audited AS (
     INSERT INTO audit_event (
         actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
         changes, request_id, client_address
@@ -36,8 +38,8 @@ _AUDITED = """audited AS (
         '<entity>', m.member_id, h.village_code,
         ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
         c.changes, m.request_id, m.client_address
-    FROM written AS w
-    JOIN merged AS m ON <written_is_merged>
+    FROM <p>written AS w
+    JOIN <p>merged AS m ON <written_is_merged>
     JOIN member AS p ON p.id = m.member_id
     JOIN household AS h ON h.id = p.household_id
     CROSS JOIN LATERAL (
@@ -60,19 +62,19 @@ _EMPLOYMENT_FIELDS = """jsonb_build_object(
 
 EMPLOYMENT = """
 -- A month given twice: the later row wins, as if written one after the other.
-incoming AS (
+<p>incoming AS (
     SELECT DISTINCT ON (s.member_id, s.period) s.*
-    FROM sent AS s
+    FROM <p>sent AS s
     ORDER BY s.member_id, s.period, s.ordinality DESC
 ),
 -- The rows replaced, locked in key order (two batches never deadlock) and read as they stand.
-replaced AS (
+<p>replaced AS (
     SELECT o.* FROM member_employment AS o
-    JOIN incoming AS i ON i.member_id = o.member_id AND i.period = o.period
+    JOIN <p>incoming AS i ON i.member_id = o.member_id AND i.period = o.period
     ORDER BY o.member_id, o.period
     FOR UPDATE OF o
 ),
-merged AS (
+<p>merged AS (
     SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer,
         -- A hire keeps the months and income already recorded for the month.
         CASE WHEN i.keeps_months_and_income AND o.member_id IS NOT NULL THEN o.months
@@ -82,17 +84,17 @@ merged AS (
         i.source, coalesce(i.observed_at, now()) AS observed_at,
         i.actor_id, i.actor_role, i.request_id, i.client_address,
         CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
-    FROM incoming AS i
-    LEFT JOIN replaced AS o ON o.member_id = i.member_id AND o.period = i.period
+    FROM <p>incoming AS i
+    LEFT JOIN <p>replaced AS o ON o.member_id = i.member_id AND o.period = i.period
 ),
-written AS (
+<p>written AS (
     INSERT INTO member_employment AS me (
         member_id, period, status, work_region, channel, employer, months, income, source,
         observed_at, updated_at
     )
     SELECT m.member_id, m.period, m.status, m.work_region, m.channel, m.employer, m.months,
         m.income, m.source, m.observed_at, now()
-    FROM merged AS m
+    FROM <p>merged AS m
     ORDER BY m.member_id, m.period
     ON CONFLICT (member_id, period) DO UPDATE SET
         status = excluded.status, work_region = excluded.work_region,
@@ -101,18 +103,22 @@ written AS (
         observed_at = excluded.observed_at, updated_at = excluded.updated_at
     -- Only a row read above. One another transaction inserted after this statement's
     -- snapshot is locked here but not written (what it replaces is unknown): answered below.
-    WHERE (me.member_id, me.period) IN (SELECT r.member_id, r.period FROM replaced AS r)
+    WHERE (me.member_id, me.period) IN (
+        SELECT r.member_id, r.period FROM <p>replaced AS r
+    )
     RETURNING me.member_id, me.period
 ),
-<audited>
-SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer, i.months,
-    i.income, i.keeps_months_and_income, i.source, i.observed_at, i.actor_id, i.actor_role,
-    i.request_id, i.client_address
-FROM incoming AS i
-WHERE NOT EXISTS (
-    SELECT 1 FROM written AS w WHERE w.member_id = i.member_id AND w.period = i.period
-)
-"""
+<audited>,
+-- The input rows not written (met inserted by another transaction), as input rows again.
+<p>pending AS (
+    SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer, i.months,
+        i.income, i.keeps_months_and_income, i.source, i.observed_at, i.actor_id,
+        i.actor_role, i.request_id, i.client_address
+    FROM <p>incoming AS i
+    WHERE NOT EXISTS (
+        SELECT 1 FROM <p>written AS w WHERE w.member_id = i.member_id AND w.period = i.period
+    )
+)"""
 EMPLOYMENT = _fill(
     EMPLOYMENT,
     old_fields=_fill(_EMPLOYMENT_FIELDS, row="o"),
@@ -132,18 +138,18 @@ _INTENT_FIELDS = """jsonb_build_object(
 
 INTENT = """
 -- A member given twice: the later row wins.
-incoming AS (
+<p>incoming AS (
     SELECT DISTINCT ON (s.member_id) s.*
-    FROM sent AS s
+    FROM <p>sent AS s
     ORDER BY s.member_id, s.ordinality DESC
 ),
-replaced AS (
+<p>replaced AS (
     SELECT o.* FROM member_intent AS o
-    JOIN incoming AS i ON i.member_id = o.member_id
+    JOIN <p>incoming AS i ON i.member_id = o.member_id
     ORDER BY o.member_id
     FOR UPDATE OF o
 ),
-merged AS (
+<p>merged AS (
     SELECT i.member_id, i.intent,
         -- Trimmed as Python trims (full-width spaces, tabs…); nothing left is no reason.
         nullif(btrim(i.reason, <whitespace>), '') AS reason,
@@ -152,17 +158,17 @@ merged AS (
         i.source, coalesce(i.observed_at, now()) AS observed_at,
         i.actor_id, i.actor_role, i.request_id, i.client_address,
         CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
-    FROM incoming AS i
-    LEFT JOIN replaced AS o ON o.member_id = i.member_id
+    FROM <p>incoming AS i
+    LEFT JOIN <p>replaced AS o ON o.member_id = i.member_id
 ),
-written AS (
+<p>written AS (
     INSERT INTO member_intent AS mi (
         member_id, intent, reason, training_needs, wanted_job_types, source, observed_at,
         updated_at
     )
     SELECT m.member_id, m.intent, m.reason, m.training_needs, m.wanted_job_types, m.source,
         m.observed_at, now()
-    FROM merged AS m
+    FROM <p>merged AS m
     ORDER BY m.member_id
     ON CONFLICT (member_id) DO UPDATE SET
         intent = excluded.intent, reason = excluded.reason,
@@ -170,15 +176,16 @@ written AS (
         wanted_job_types = excluded.wanted_job_types, source = excluded.source,
         observed_at = excluded.observed_at, updated_at = excluded.updated_at
     -- As for employment: a row inserted since the snapshot is locked, not written.
-    WHERE mi.member_id IN (SELECT r.member_id FROM replaced AS r)
+    WHERE mi.member_id IN (SELECT r.member_id FROM <p>replaced AS r)
     RETURNING mi.member_id
 ),
-<audited>
-SELECT i.member_id, i.intent, i.reason, i.training_needs, i.wanted_job_types, i.source,
-    i.observed_at, i.actor_id, i.actor_role, i.request_id, i.client_address
-FROM incoming AS i
-WHERE NOT EXISTS (SELECT 1 FROM written AS w WHERE w.member_id = i.member_id)
-"""
+<audited>,
+<p>pending AS (
+    SELECT i.member_id, i.intent, i.reason, i.training_needs, i.wanted_job_types, i.source,
+        i.observed_at, i.actor_id, i.actor_role, i.request_id, i.client_address
+    FROM <p>incoming AS i
+    WHERE NOT EXISTS (SELECT 1 FROM <p>written AS w WHERE w.member_id = i.member_id)
+)"""
 INTENT = _fill(
     INTENT,
     whitespace=_WHITESPACE_LITERAL,

@@ -2,25 +2,32 @@
 
 Phones upload visits in bursts when they come back online, so a batch's visits are one
 statement whatever their number: per visit, the scope check, the check that every member
-updated is of the household, the visit (idempotent on the phone's id) and its audit row. What
-the visits found about members (this month's employment, intents) is written after it, in
-the same transaction, by the member writer (`app.households.writer`), for the visits the
-statement inserted (`app.visits.writer`). On any error the transaction writes nothing, and
-`app.visits.writer` gives a failed batch's visits a transaction each, so one bad upload never
+updated is of the household, the visit (idempotent on the phone's id) and its audit row, and
+what the visits it inserted found about members (this month's employment, intents), written
+by the member writer's own statements (`app.households.writer`), set in this one as chains of
+their own. A single statement is atomic: on any error it writes nothing, and
+`app.visits.writer` gives a failed batch's visits a statement each, so one bad upload never
 fails another.
+
+When another transaction inserted a member's row after this statement's snapshot, the member
+writer leaves it unwritten (`pending`); this statement then gives up as a serialization
+failure, writing nothing, and `app.visits.writer` runs it again, when the row is visible.
 
 The audit row of a visit has the shape `app.audit.service.record` gives.
 """
 
 from __future__ import annotations
 
+from app.households.writer import EMPLOYMENT, INTENT, RowKind
+
 # Parameters: $1 the visits, a JSON array of `{"meta": {…}, "body": <the visit as sent>}`; the
 # meta holds what the server adds: the visiting account, the caller's scope as lists of lowest
 # and highest division codes, the request hash, the actor's role, request id and address. $2
-# the review distance in metres. One answer row per visit, in the order sent.
+# the review distance in metres. $3 the employment found, an array of `employment_write`, and
+# $4 the visit of each; $5 and $6 the same for intents. One answer row per visit, in order.
 # The distance from the village centre is the haversine on a sphere of radius 6,371 km.
-RECORD_VISITS = """
-WITH sent AS (
+_VISITS = """
+sent AS (
     SELECT b.position, b.item -> 'body' AS body, m.*, v.*,
         (v.location ->> 'lat')::float8 AS lat, (v.location ->> 'lon')::float8 AS lon
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(item, position)
@@ -93,7 +100,19 @@ audited AS (
             'needs_review', jsonb_build_object('old', NULL, 'new', i.needs_review)
         ), s.request_id, s.client_address
     FROM inserted AS i JOIN sent AS s ON s.id = i.id
-)
+)"""
+
+
+def _found(kind: RowKind, rows: int, visits: int) -> str:
+    """The member writer's input rows of `kind` (parameter `$rows`) of the visits inserted now
+    (`$visits`, the visit of each): a retry's findings were written with its visit."""
+    return f"""SELECT r.* FROM unnest(${rows}::{kind.type_name}[]) WITH ORDINALITY AS r
+    JOIN unnest(${visits}::uuid[]) WITH ORDINALITY AS v(visit_id, ordinality)
+        ON v.ordinality = r.ordinality
+    WHERE v.visit_id IN (SELECT i.id FROM inserted AS i)"""  # noqa: S608
+
+
+_ANSWERS = """
 SELECT s.position, t.id IS NOT NULL AS household_found,
     coalesce(x.ids, '{}') AS strangers, v.*
 FROM sent AS s
@@ -112,8 +131,16 @@ LEFT JOIN LATERAL (
     FROM visit AS o
     WHERE o.id = s.id AND NOT EXISTS (SELECT 1 FROM inserted AS i WHERE i.id = s.id)
 ) AS v ON true
+WHERE NOT EXISTS (SELECT 1 FROM employment_pending)
+    AND NOT EXISTS (SELECT 1 FROM intent_pending)
+    OR raise_serialization_failure('a member''s row was written concurrently; try again')
 ORDER BY s.position
 """
+
+RECORD_VISITS = (
+    f"WITH {_VISITS},\n{EMPLOYMENT.chain(_found(EMPLOYMENT, 3, 4), 'employment_')},\n"
+    f"{INTENT.chain(_found(INTENT, 5, 6), 'intent_')}{_ANSWERS}"
+)
 
 # What a concurrent upload of the same id stored: it committed after the statement above took
 # its snapshot, so that statement could not see it. Read only for a visit that statement found

@@ -1,13 +1,12 @@
-"""Writing visits in batches: the uploads waiting at the same moment share one transaction.
+"""Writing visits in batches: the uploads waiting at the same moment share one statement.
 
-A visit's write costs the database far more to start and commit than to write one more
-visit, so a process writes visits through a `Batcher`: a few lanes (`visit_write_lanes`), each
-writing every upload waiting (up to `visit_write_batch`) in one transaction: the visits in one
-statement (`write.RECORD_VISITS`), then what the visits it inserted found about members, by
-the member writer (`app.households.writer`, one statement per row kind). Two uploads of the
-same household or the same visit id never share a batch or run at once: the second waits for
-the first, as it would have waited on row locks. A failed batch's visits are written again one
-by one, so one bad upload never fails another.
+A visit's statement (`write.RECORD_VISITS`: the visits, and what they found about members by
+the member writer's statements set in it) costs the database far more to start and commit
+than to write one more visit, so a process writes visits through a `Batcher`: a few lanes
+(`visit_write_lanes`), each writing every upload waiting (up to `visit_write_batch`) in one
+statement. Two uploads of the same household or the same visit id never share a batch or run
+at once: the second waits for the first, as it would have waited on row locks. A failed batch's
+visits are written again one by one, so one bad upload never fails another.
 """
 
 from __future__ import annotations
@@ -63,23 +62,38 @@ class VisitWriter:
 
     async def _run(self, batch: Sequence[PendingVisit]) -> list[asyncpg.Record]:
         async with self._database.driver_connection() as connection:
-            if not any(visit.employment or visit.intents for visit in batch):
-                # Nothing found about members: one statement, atomic on its own.
-                return await write_visits(connection, batch, self._review_metres)
-            async with connection.transaction():
-                return await write_visits(connection, batch, self._review_metres)
+            return await write_visits(connection, batch, self._review_metres)
+
+
+# Runs of a batch's statement that met a member's row written concurrently: the next run sees
+# it, so a third is needed only when yet another write came in between.
+_ATTEMPTS = 3
 
 
 async def write_visits(
     connection: asyncpg.Connection, batch: Sequence[PendingVisit], review_metres: float
 ) -> list[asyncpg.Record]:
-    """Writes a batch on `connection`, in the caller's transaction: the visits, then what the
-    visits inserted now found (a retry's findings were written with it). The answer row of
-    each visit, in order."""
-    payload = "[" + ",".join(visit.payload for visit in batch) + "]"
-    answers = await connection.fetch(write.RECORD_VISITS, payload, review_metres)
-    created = {answer["id"] for answer in answers if answer["created"]}
-    found = [visit for visit in batch if visit.id in created]
-    await members.write_employment(connection, [row for v in found for row in v.employment])
-    await members.write_intents(connection, [row for v in found for row in v.intents])
-    return answers
+    """Writes a batch on `connection` (in the caller's transaction, if any, within a
+    savepoint): the answer row of each visit, in order."""
+    employment = [(row, visit.id) for visit in batch for row in visit.employment]
+    intents = [(row, visit.id) for visit in batch for row in visit.intents]
+    arguments = (
+        "[" + ",".join(visit.payload for visit in batch) + "]",
+        review_metres,
+        [members.record(members.EMPLOYMENT, row) for row, _ in employment],
+        [visit_id for _, visit_id in employment],
+        [members.record(members.INTENT, row) for row, _ in intents],
+        [visit_id for _, visit_id in intents],
+    )
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            if not connection.is_in_transaction():
+                return await connection.fetch(write.RECORD_VISITS, *arguments)
+            async with connection.transaction():  # a savepoint: a failed run leaves no trace
+                return await connection.fetch(write.RECORD_VISITS, *arguments)
+        except asyncpg.SerializationError:
+            # A member's row was inserted by another transaction after the statement's
+            # snapshot: nothing was written, and the next run sees the row.
+            if attempt == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -6,10 +6,6 @@ several actors). The writer reads an array of them as one typed parameter, or a 
 made `OF` the type and filled by COPY. An intent's lists stay lists inside the type, which
 parallel arrays of `unnest` could not carry.
 
-The writer no longer gives up as a serialization failure when another transaction wrote a
-member's row first (it writes that row again, see the module), so
-`raise_serialization_failure` goes.
-
 Revision ID: 20261123_0900
 Revises: 20261122_2110
 Create Date: 2026-11-23 09:00:00.000000+08:00
@@ -45,19 +41,8 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("DROP FUNCTION raise_serialization_failure(text)")
 
 
 def downgrade() -> None:
-    op.execute(
-        """
-        CREATE FUNCTION raise_serialization_failure(detail text) RETURNS boolean
-        LANGUAGE plpgsql VOLATILE AS $$
-        BEGIN
-            RAISE EXCEPTION USING ERRCODE = 'serialization_failure', MESSAGE = detail;
-        END
-        $$
-        """
-    )
     op.execute("DROP TYPE intent_write")
     op.execute("DROP TYPE employment_write")
