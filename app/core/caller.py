@@ -100,10 +100,6 @@ class Principal:
         return Role(self.user.role)
 
     @property
-    def is_client(self) -> bool:
-        return self.user.kind == AccountKind.client
-
-    @property
     def is_system(self) -> bool:
         return self.user is _SYSTEM_ACCOUNT
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.core.config import Settings
 from app.core.errors import AppError
+from app.core.queue import send_pending_jobs
 
 # Every constraint and index gets a predictable name, so migrations can drop and alter them.
 NAMING_CONVENTION = {
@@ -122,8 +123,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Used with `scope="function"` so the commit happens before the response is sent: a failed
     commit answers an error instead of a success the database never stored.
     """
-    from app.core.queue import send_pending_jobs  # local: queue imports this module's types
-
     database: Database = request.app.state.db
     async with database.sessionmaker() as session:
         try:

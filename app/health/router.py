@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from app.core.errors import ServiceUnavailable, problem_responses
+from app.core.errors import problem_responses
+from app.health.errors import NotReady
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 2.0
@@ -20,10 +21,6 @@ class Readiness(BaseModel):
     status: str
     database: str
     redis: str
-
-
-class NotReady(ServiceUnavailable):
-    code, title = "not_ready", "服务依赖不可用"
 
 
 @router.get("/healthz", summary="Liveness", response_model=Health)

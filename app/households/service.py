@@ -1,6 +1,7 @@
 """Reading and correcting the registry, always inside the caller's scope, always audited.
 
-A member's monthly employment and intent are written by `app.households.employment`.
+A member's monthly employment and intent are written only by `app.households.writer` (the
+PUTs through `app.households.employment`).
 """
 
 from __future__ import annotations
