@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from operator import attrgetter
 
 import asyncpg
 
@@ -57,6 +59,11 @@ class RowKind:
     type_name: str
     fields: tuple[str, ...]  # the input type's, in order
     body: str  # the statement's chain after its input, names prefixed `<p>` (`writer_sql`)
+
+    def record(self, row: EmploymentWrite | IntentWrite) -> tuple[object, ...]:
+        """`row` as a value of this kind's input type: the statement's parameter takes a list
+        of them, a staging table's COPY takes them as they are."""
+        return _values(self.fields)(row)  # type: ignore[no-any-return]
 
     def chain(self, source: str, prefix: str = "") -> str:
         """The statement's common table expressions, reading their rows from `source` (a
@@ -80,8 +87,22 @@ def unnested(parameter: int, type_name: str) -> str:
     return f"SELECT * FROM unnest(${parameter}::{type_name}[]) WITH ORDINALITY"  # noqa: S608
 
 
-# Who wrote a row is part of the row: one visit batch holds several callers' rows.
-_ACTOR_FIELDS = ("actor_id", "actor_role", "request_id", "client_address")
+# Who wrote a row is part of the row: one visit batch holds several callers' rows. Each of
+# these fields is read from the row's actor.
+_ACTOR_PATHS = {
+    "actor_id": "actor.user_id",
+    "actor_role": "actor.role",
+    "request_id": "actor.request_id",
+    "client_address": "actor.client_address",
+}
+_ACTOR_FIELDS = tuple(_ACTOR_PATHS)
+
+
+@cache
+def _values(fields: tuple[str, ...]) -> attrgetter[tuple[object, ...]]:
+    # One C-level getter per kind: a visit batch turns dozens of rows into values per request.
+    return attrgetter(*(_ACTOR_PATHS.get(name, name) for name in fields))
+
 
 EMPLOYMENT = RowKind(
     "employment_write",
@@ -143,13 +164,14 @@ class EmploymentWrite:
             actor=actor,
             member_id=member_id,
             period=period,
-            status=body.status.value,
-            work_region=body.region.value if body.region else None,
-            channel=body.channel.value if body.channel else None,
+            # The policy's values are `StrEnum`s: strings already, written as they are.
+            status=body.status,
+            work_region=body.region,
+            channel=body.channel,
             employer=body.employer,
             months=body.months,
             income=body.income,
-            source=source.value,
+            source=source,
             observed_at=body.observed_at or observed_at,
         )
 
@@ -182,36 +204,24 @@ class IntentWrite:
         return cls(
             actor=actor,
             member_id=member_id,
-            intent=body.intent.value,
+            intent=body.intent,
             reason=body.reason,
             training_needs=tuple(body.training_needs),
             wanted_job_types=tuple(body.wanted_job_types),
-            source=source.value,
+            source=source,
             observed_at=observed_at,
         )
 
 
-def record(kind: RowKind, row: EmploymentWrite | IntentWrite) -> tuple[object, ...]:
-    """`row` as a value of `kind`'s input type: what a staging table's COPY takes."""
-    actor = row.actor
-    who = {
-        "actor_id": actor.user_id,
-        "actor_role": actor.role,
-        "request_id": actor.request_id,
-        "client_address": actor.client_address,
-    }
-    return tuple(who[name] if name in who else getattr(row, name) for name in kind.fields)
-
-
 async def write_employment(connection: asyncpg.Connection, rows: Sequence[EmploymentWrite]) -> None:
     if rows:
-        records = [record(EMPLOYMENT, row) for row in rows]
+        records = [EMPLOYMENT.record(row) for row in rows]
         await _write(connection, EMPLOYMENT, EMPLOYMENT.from_parameter, records)
 
 
 async def write_intents(connection: asyncpg.Connection, rows: Sequence[IntentWrite]) -> None:
     if rows:
-        records = [record(INTENT, row) for row in rows]
+        records = [INTENT.record(row) for row in rows]
         await _write(connection, INTENT, INTENT.from_parameter, records)
 
 

@@ -80,9 +80,9 @@ async def write_visits(
     arguments = (
         "[" + ",".join(visit.payload for visit in batch) + "]",
         review_metres,
-        [members.record(members.EMPLOYMENT, row) for row, _ in employment],
+        [members.EMPLOYMENT.record(row) for row, _ in employment],
         [visit_id for _, visit_id in employment],
-        [members.record(members.INTENT, row) for row, _ in intents],
+        [members.INTENT.record(row) for row, _ in intents],
         [visit_id for _, visit_id in intents],
     )
     for attempt in range(1, _ATTEMPTS + 1):
