@@ -3,9 +3,13 @@
 Each is a chain of common table expressions, every name in it starting with a prefix (`<p>`)
 so that two chains can stand in one statement: it reads its input from `<p>sent` (the kind's
 composite type and `ordinality`, the rows' order), which the writer puts in front (the rows
-as a parameter, or a staging table, or the findings of a visit batch), and ends with
+as a parameter, or a staging table, or the findings of a visit batch), and defines
 `<p>pending`: the input rows it did not write, met inserted by another transaction after its
 snapshot (see the writer).
+
+No two of a chain's relations are joined: the planner cannot know how many rows a batch
+holds and would join them in nested loops, quadratic in the batch. Rows replaced are looked
+up by key, and membership is tested with `IN`/`NOT IN` lists, which are hashed once.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ def _fill(template: str, **parts: str) -> str:
     return template
 
 
-# The audit row of each row written (`written`, its merged values `m`), in the village the
-# member lives in, shaped as `app.audit.service.record` shapes them: `changes` maps a field to
-# its old and new value; a new row lists every field that has a value, a replaced row the
-# fields that changed; `changed_fields` is sorted. <fields> builds the audited fields of a row
-# `<row>`, the same for the old row (`m.old`, NULL for a new one) and the new.
+# The audit row of each row written (its merged values `m`: every row but those left
+# pending), in the village the member lives in, shaped as `app.audit.service.record` shapes
+# them: `changes` maps a field to its old and new value; a new row lists every field that has
+# a value, a replaced row the fields that changed; `changed_fields` is sorted. <new_fields>
+# builds the audited fields of a row, the same for the old row (`m.old`, NULL for a new one).
 _AUDITED = """<p>audited AS (
     INSERT INTO audit_event (
         actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
@@ -38,8 +42,7 @@ _AUDITED = """<p>audited AS (
         '<entity>', m.member_id, h.village_code,
         ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
         c.changes, m.request_id, m.client_address
-    FROM <p>written AS w
-    JOIN <p>merged AS m ON <written_is_merged>
+    FROM <p>merged AS m
     JOIN member AS p ON p.id = m.member_id
     JOIN household AS h ON h.id = p.household_id
     CROSS JOIN LATERAL (
@@ -50,6 +53,7 @@ _AUDITED = """<p>audited AS (
         WHERE CASE WHEN m.old IS NULL THEN n.value <> 'null'
             ELSE m.old -> n.key IS DISTINCT FROM n.value END
     ) AS c
+    WHERE <key_m> NOT IN (SELECT <key_x> FROM <p>pending AS x)
 )"""
 
 # Money as a string with two decimals, as `record` gives a Decimal; `observed_at` and
@@ -67,13 +71,6 @@ EMPLOYMENT = """
     FROM <p>sent AS s
     ORDER BY s.member_id, s.period, s.ordinality DESC
 ),
--- The rows replaced, locked in key order (two batches never deadlock) and read as they stand.
-<p>replaced AS (
-    SELECT o.* FROM member_employment AS o
-    JOIN <p>incoming AS i ON i.member_id = o.member_id AND i.period = o.period
-    ORDER BY o.member_id, o.period
-    FOR UPDATE OF o
-),
 <p>merged AS (
     SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer,
         -- A hire keeps the months and income already recorded for the month.
@@ -85,7 +82,14 @@ EMPLOYMENT = """
         i.actor_id, i.actor_role, i.request_id, i.client_address,
         CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
     FROM <p>incoming AS i
-    LEFT JOIN <p>replaced AS o ON o.member_id = i.member_id AND o.period = i.period
+    -- The row replaced, locked and read as it stands, each in turn as `incoming` holds them:
+    -- in key order, so two batches never deadlock. Looked up by key, never joined: the
+    -- planner cannot know how many rows a batch has.
+    LEFT JOIN LATERAL (
+        SELECT o.* FROM member_employment AS o
+        WHERE o.member_id = i.member_id AND o.period = i.period
+        FOR UPDATE
+    ) AS o ON true
 ),
 <p>written AS (
     INSERT INTO member_employment AS me (
@@ -103,29 +107,29 @@ EMPLOYMENT = """
         observed_at = excluded.observed_at, updated_at = excluded.updated_at
     -- Only a row read above. One another transaction inserted after this statement's
     -- snapshot is locked here but not written (what it replaces is unknown): answered below.
+    -- (`IN`, `NOT IN` of a list: hashed once, whatever the batch's size.)
     WHERE (me.member_id, me.period) IN (
-        SELECT r.member_id, r.period FROM <p>replaced AS r
+        SELECT m.member_id, m.period FROM <p>merged AS m WHERE m.old IS NOT NULL
     )
     RETURNING me.member_id, me.period
 ),
-<audited>,
 -- The input rows not written (met inserted by another transaction), as input rows again.
 <p>pending AS (
     SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer, i.months,
         i.income, i.keeps_months_and_income, i.source, i.observed_at, i.actor_id,
         i.actor_role, i.request_id, i.client_address
     FROM <p>incoming AS i
-    WHERE NOT EXISTS (
-        SELECT 1 FROM <p>written AS w WHERE w.member_id = i.member_id AND w.period = i.period
-    )
-)"""
+    WHERE (i.member_id, i.period) NOT IN (SELECT w.member_id, w.period FROM <p>written AS w)
+),
+<audited>"""
 EMPLOYMENT = _fill(
     EMPLOYMENT,
     old_fields=_fill(_EMPLOYMENT_FIELDS, row="o"),
     audited=_fill(
         _AUDITED,
         entity="member_employment",
-        written_is_merged="m.member_id = w.member_id AND m.period = w.period",
+        key_m="(m.member_id, m.period)",
+        key_x="x.member_id, x.period",
         new_fields=_fill(_EMPLOYMENT_FIELDS, row="m"),
     ),
 )
@@ -143,12 +147,6 @@ INTENT = """
     FROM <p>sent AS s
     ORDER BY s.member_id, s.ordinality DESC
 ),
-<p>replaced AS (
-    SELECT o.* FROM member_intent AS o
-    JOIN <p>incoming AS i ON i.member_id = o.member_id
-    ORDER BY o.member_id
-    FOR UPDATE OF o
-),
 <p>merged AS (
     SELECT i.member_id, i.intent,
         -- Trimmed as Python trims (full-width spaces, tabs…); nothing left is no reason.
@@ -159,7 +157,10 @@ INTENT = """
         i.actor_id, i.actor_role, i.request_id, i.client_address,
         CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
     FROM <p>incoming AS i
-    LEFT JOIN <p>replaced AS o ON o.member_id = i.member_id
+    -- As for employment: locked in key order, looked up by key.
+    LEFT JOIN LATERAL (
+        SELECT o.* FROM member_intent AS o WHERE o.member_id = i.member_id FOR UPDATE
+    ) AS o ON true
 ),
 <p>written AS (
     INSERT INTO member_intent AS mi (
@@ -176,16 +177,16 @@ INTENT = """
         wanted_job_types = excluded.wanted_job_types, source = excluded.source,
         observed_at = excluded.observed_at, updated_at = excluded.updated_at
     -- As for employment: a row inserted since the snapshot is locked, not written.
-    WHERE mi.member_id IN (SELECT r.member_id FROM <p>replaced AS r)
+    WHERE mi.member_id IN (SELECT m.member_id FROM <p>merged AS m WHERE m.old IS NOT NULL)
     RETURNING mi.member_id
 ),
-<audited>,
 <p>pending AS (
     SELECT i.member_id, i.intent, i.reason, i.training_needs, i.wanted_job_types, i.source,
         i.observed_at, i.actor_id, i.actor_role, i.request_id, i.client_address
     FROM <p>incoming AS i
-    WHERE NOT EXISTS (SELECT 1 FROM <p>written AS w WHERE w.member_id = i.member_id)
-)"""
+    WHERE i.member_id NOT IN (SELECT w.member_id FROM <p>written AS w)
+),
+<audited>"""
 INTENT = _fill(
     INTENT,
     whitespace=_WHITESPACE_LITERAL,
@@ -193,7 +194,8 @@ INTENT = _fill(
     audited=_fill(
         _AUDITED,
         entity="member_intent",
-        written_is_merged="m.member_id = w.member_id",
+        key_m="m.member_id",
+        key_x="x.member_id",
         new_fields=_fill(_INTENT_FIELDS, row="m"),
     ),
 )
