@@ -32,7 +32,7 @@ from app.auth.wechat import WeChatClient
 from app.core.auth import CurrentUser
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
-from app.core.db import Session
+from app.core.deps import Session
 from app.core.errors import (
     InvalidCredentials,
     InvalidToken,

@@ -8,9 +8,8 @@ from fastapi import Header, Path, Query, Request, Response
 
 from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
-from app.core.db import ReadSession, Session
+from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Pagination
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
 from app.households import employment, service

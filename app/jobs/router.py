@@ -6,9 +6,8 @@ from typing import Annotated
 from fastapi import Query, Response, status
 
 from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
-from app.core.db import ReadSession, Session
+from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import Forbidden, ValidationFailed, problem_responses
-from app.core.pagination import Pagination
 from app.core.routing import api_router
 from app.households.errors import MemberNotFound
 from app.jobs import matching, progress, pushes, service

@@ -5,9 +5,8 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser
-from app.core.db import ReadSession
+from app.core.deps import Pagination, ReadSession
 from app.core.errors import problem_responses
-from app.core.pagination import Pagination
 from app.core.routing import api_router
 from app.regions import service
 from app.regions.errors import RegionNotFound

@@ -7,9 +7,8 @@ from fastapi import Query, Request, status
 from pydantic import AwareDatetime
 
 from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
-from app.core.db import ReadSession, Session
+from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Pagination
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.errors import MemberNotFound
 from app.policy.values import TrainingType
