@@ -1,7 +1,7 @@
 """Knowing the caller: one dependency node per endpoint, behind the role aliases.
 
     async def endpoint(caller: Staff, session: Session) -> …:
-        await service.do(session, caller, caller.actor, …)
+        await service.do(session, caller, …)
 
 `Caller(*roles)` is the whole dependency: its instance is what FastAPI calls, with nothing but
 the request, so each endpoint resolves one node for its caller (FastAPI's dependencies cost

@@ -166,7 +166,7 @@ async def patch_member(
     """Changes only the fields sent. A version other than the current one answers 412 and
     changes nothing. Every change is audited (personal fields by name only)."""
     member = await service.update_member(
-        session, caller, caller.actor, _cipher(request), member_id, body, _if_match(if_match)
+        session, caller, _cipher(request), member_id, body, _if_match(if_match)
     )
     response.headers["ETag"] = f'"{member.version}"'
     return member
@@ -186,7 +186,7 @@ async def put_employment(
     session: Session,
 ) -> EmploymentOut:
     """Creates or replaces the member's employment for that month (source `manual`)."""
-    return await employment.put_employment(session, caller, caller.actor, member_id, period, body)
+    return await employment.put_employment(session, caller, member_id, period, body)
 
 
 @router.put(
@@ -199,7 +199,7 @@ async def put_intent(
     member_id: uuid.UUID, body: IntentIn, caller: Staff, session: Session
 ) -> IntentOut:
     """外出 / 就近 / 无意愿; 无意愿 needs a reason (those are kept as a ledger)."""
-    return await employment.put_intent(session, caller, caller.actor, member_id, body)
+    return await employment.put_intent(session, caller, member_id, body)
 
 
 @router.post(
@@ -217,6 +217,6 @@ async def reveal_id_number(
 ) -> RevealedIdNumber:
     """Managers only, with a stated reason; every reveal is written to the audit log."""
     number = await service.reveal_id_number(
-        session, caller, caller.actor, _cipher(request), member_id, body.reason
+        session, caller, _cipher(request), member_id, body.reason
     )
     return RevealedIdNumber(member_id=member_id, id_number=number)

@@ -62,7 +62,7 @@ router = api_router(
 async def create_training(body: TrainingIn, caller: Staff, session: Session) -> TrainingDetail:
     """A course held in one of your regions (a region outside them answers 404). Without
     `sessions`, the course is one session spanning `starts_at` to `ends_at`."""
-    return await service.create_training(session, caller, caller.actor, body)
+    return await service.create_training(session, caller, body)
 
 
 @router.get("/trainings", summary="List trainings", name="list", response_model=TrainingPage)
@@ -110,7 +110,7 @@ async def enroll(
 ) -> EnrollmentOut:
     """`enrolled` while places remain, else `waitlisted` with a position (1 = next in line).
     A member already on the list answers 409."""
-    return await service.enroll(session, caller, caller.actor, training_id, body.member_id)
+    return await service.enroll(session, caller, training_id, body.member_id)
 
 
 @router.delete(
@@ -127,7 +127,7 @@ async def cancel(
 ) -> CancellationOut:
     """Takes the member off the course. A freed place goes, in the same transaction, to the
     first member on the waiting list (`promoted_member_id`)."""
-    return await service.cancel(session, caller, caller.actor, training_id, member_id)
+    return await service.cancel(session, caller, training_id, member_id)
 
 
 @router.post(
@@ -145,7 +145,7 @@ async def record_attendance(
     """Marks enrolled members present (or absent) at one session, answering one row per
     member marked (`items`). Marking again updates the same row. Members not enrolled (or only
     waitlisted) answer 422 and nothing is recorded."""
-    items = await attendance.record_attendance(session, caller, caller.actor, training_id, body)
+    items = await attendance.record_attendance(session, caller, training_id, body)
     return AttendanceRecords(items=items)
 
 
@@ -209,7 +209,7 @@ async def complete(
 ) -> EnrollmentOut:
     """Records that an enrolled member completed the course, with the certificate number if
     one was issued. Sending it again corrects it."""
-    return await service.complete(session, caller, caller.actor, training_id, body)
+    return await service.complete(session, caller, training_id, body)
 
 
 @router.get(
@@ -253,7 +253,6 @@ async def check_in(
         session,
         request.app.state.redis,
         caller,
-        caller.actor,
         request.app.state.settings.jwt_secret,
         body.code,
     )

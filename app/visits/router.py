@@ -44,9 +44,7 @@ async def record_visit(body: VisitIn, caller: Staff, request: Request) -> Respon
     id with a different body answers 409. A location farther from the village's recorded
     centre than policy allows is accepted and flagged `needs_review`. Coordinators, managers
     and admins only."""
-    visit, created = await service.record_visit(
-        request.app.state.visit_writer, caller, caller.actor, body
-    )
+    visit, created = await service.record_visit(request.app.state.visit_writer, caller, body)
     # Serialised here, once: the model was just built from the stored row.
     return Response(
         visit.model_dump_json(),
