@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query, Request, Response
 
-from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser, Manager, Staff
+from app.core.auth import CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
 from app.core.deps import Pagination, ReadSession, Session
-from app.core.errors import Forbidden, problem_responses
+from app.core.errors import problem_responses
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
 from app.households import employment, service
@@ -36,7 +36,7 @@ from app.households.schemas import (
 )
 from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, MonitorType
 
-router = api_router("", tags=["households"], responses=AUTHENTICATED_RESPONSES)
+router = api_router("", tags=["households"])
 
 _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
 
@@ -117,7 +117,7 @@ async def get_household(
     "/members/lookup",
     summary="Find a member by ID number",
     response_model=MemberOut,
-    responses=problem_responses(MemberNotFound, InvalidIdNumber, Forbidden),
+    responses=problem_responses(MemberNotFound, InvalidIdNumber),
 )
 async def lookup_member(
     body: IdNumberLookup, caller: Staff, session: ReadSession, request: Request
@@ -150,9 +150,7 @@ async def get_member(
     "/members/{member_id}",
     summary="Correct a member",
     response_model=MemberOut,
-    responses=problem_responses(
-        MemberNotFound, StaleVersion, VersionRequired, BadIfMatch, Forbidden
-    ),
+    responses=problem_responses(MemberNotFound, StaleVersion, VersionRequired, BadIfMatch),
 )
 async def patch_member(
     member_id: uuid.UUID,
@@ -176,7 +174,7 @@ async def patch_member(
     "/members/{member_id}/employment/{period}",
     summary="Record a month of employment",
     response_model=EmploymentOut,
-    responses=problem_responses(MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound),
 )
 async def put_employment(
     member_id: uuid.UUID,
@@ -193,7 +191,7 @@ async def put_employment(
     "/members/{member_id}/intent",
     summary="Record a member's employment intent",
     response_model=IntentOut,
-    responses=problem_responses(MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound),
 )
 async def put_intent(
     member_id: uuid.UUID, body: IntentIn, caller: Staff, session: Session
@@ -206,7 +204,7 @@ async def put_intent(
     "/members/{member_id}/id-number/reveal",
     summary="Reveal a member's full ID number",
     response_model=RevealedIdNumber,
-    responses=problem_responses(MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound),
 )
 async def reveal_id_number(
     member_id: uuid.UUID,

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
+from app.core.auth import Staff, Villager
 from app.core.deps import Pagination, ReadSession, Session
-from app.core.errors import Forbidden, ValidationFailed, problem_responses
+from app.core.errors import ValidationFailed, problem_responses
 from app.core.routing import api_router
 from app.households.errors import MemberNotFound
 from app.jobs import matching, progress, pushes, service
@@ -30,9 +30,7 @@ from app.jobs.schemas import (
 )
 from app.policy.values import JobSource, WorkRegion
 
-router = api_router(
-    "", tags=["jobs"], responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)}
-)
+router = api_router("", tags=["jobs"])
 
 
 @router.post(

@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import Query, Request, status
 from pydantic import AwareDatetime
 
-from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
+from app.core.auth import Staff, Villager
 from app.core.deps import Pagination, ReadSession, Session
-from app.core.errors import Forbidden, problem_responses
+from app.core.errors import problem_responses
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.errors import MemberNotFound
 from app.policy.values import TrainingType
@@ -44,11 +44,7 @@ from app.trainings.schemas import (
     TrainingPage,
 )
 
-router = api_router(
-    "",
-    tags=["trainings"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
+router = api_router("", tags=["trainings"])
 
 
 @router.post(

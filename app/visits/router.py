@@ -6,20 +6,16 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from app.core.auth import AUTHENTICATED_RESPONSES, Staff
+from app.core.auth import Staff
 from app.core.deps import Pagination, ReadSession
-from app.core.errors import Forbidden, problem_responses
+from app.core.errors import problem_responses
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.errors import HouseholdNotFound
 from app.visits import service
 from app.visits.errors import MemberNotInHousehold, VisitIdConflict
 from app.visits.schemas import VisitIn, VisitOut, VisitPage
 
-router = api_router(
-    "/visits",
-    tags=["visits"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
+router = api_router("/visits", tags=["visits"])
 
 
 @router.post(
