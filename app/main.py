@@ -16,7 +16,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.dispatch import dispatch_by_prefix
 from app.core.docs import install_docs
-from app.core.errors import install_error_handlers
+from app.core.error_handlers import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.middleware import RequestContextMiddleware

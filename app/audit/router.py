@@ -8,17 +8,11 @@ from pydantic import AwareDatetime
 
 from app.audit.schemas import AuditEventOut, AuditEventPage
 from app.audit.service import EventFilters, list_events
-from app.core.auth import AUTHENTICATED_RESPONSES, Manager
-from app.core.db import ReadSession
-from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Pagination
+from app.core.auth import Manager
+from app.core.deps import Pagination, ReadSession
 from app.core.routing import api_router, instant_from, instant_to
 
-router = api_router(
-    "/audit-events",
-    tags=["audit"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
+router = api_router("/audit-events", tags=["audit"])
 
 
 @router.get("", summary="Read the audit log", name="list", response_model=AuditEventPage)

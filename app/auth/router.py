@@ -32,12 +32,9 @@ from app.auth.wechat import WeChatClient
 from app.core.auth import CurrentUser
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
-from app.core.db import Session
+from app.core.deps import Session
 from app.core.errors import (
     InvalidCredentials,
-    InvalidToken,
-    TokenExpired,
-    Unauthorized,
     ValidationFailed,
     problem_responses,
 )
@@ -97,9 +94,7 @@ async def wechat_login(
     "/auth/wechat/phone",
     summary="Bind the caller's WeChat phone number",
     response_model=TokenResponse,
-    responses=problem_responses(
-        *_wechat_errors, Unauthorized, InvalidToken, TokenExpired, PhoneAlreadyBound
-    ),
+    responses=problem_responses(*_wechat_errors, PhoneAlreadyBound),
 )
 async def bind_wechat_phone(
     body: WeChatCode,
@@ -164,7 +159,6 @@ async def refresh(body: RefreshRequest, session: Session, settings: AppSettings)
     summary="End a session",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(Unauthorized, InvalidToken, TokenExpired),
 )
 async def logout(body: LogoutRequest, caller: CurrentUser, session: Session) -> None:
     """Revokes the given refresh token's login; with `everywhere`, every login of this account
@@ -176,7 +170,6 @@ async def logout(body: LogoutRequest, caller: CurrentUser, session: Session) -> 
     "/me",
     summary="Who am I",
     response_model=UserOut,
-    responses=problem_responses(Unauthorized, InvalidToken, TokenExpired),
 )
 async def me(caller: CurrentUser, request: Request) -> UserOut:
     """The calling account, its role and its regions."""

@@ -1,7 +1,7 @@
 """Knowing the caller: one dependency node per endpoint, behind the role aliases.
 
     async def endpoint(caller: Staff, session: Session) -> …:
-        await service.do(session, caller, caller.actor, …)
+        await service.do(session, caller, …)
 
 `Caller(*roles)` is the whole dependency: its instance is what FastAPI calls, with nothing but
 the request, so each endpoint resolves one node for its caller (FastAPI's dependencies cost
@@ -10,7 +10,9 @@ scheme itself, so FastAPI writes the security requirement of every operation tha
 into the OpenAPI document, under one scheme name, and `/docs` offers its Authorize button.
 
 401 without a valid token (missing, malformed, expired, revoked, or the account deactivated or
-gone); 403 for a valid caller outside the endpoint's roles (the endpoint exists).
+gone); 403 for a valid caller outside the endpoint's roles (the endpoint exists). Each `Caller`
+declares these problems itself (`declares_problems`), so every operation taking one documents
+them without its router listing them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from app.core.caller import AccountSnapshot, Principal, Role
-from app.core.errors import Forbidden, InvalidToken, TokenExpired, Unauthorized, problem_responses
+from app.core.errors import (
+    AppError,
+    Forbidden,
+    InvalidToken,
+    TokenExpired,
+    Unauthorized,
+    declares_problems,
+)
 from app.core.logging import request_id_var
 from app.core.security import decode_access_token
 
@@ -33,9 +42,6 @@ TOKEN_URL = "/api/v1/auth/token"
 # The name the OpenAPI document has always given the scheme: clients generated from it and
 # saved Authorize settings keep working.
 SCHEME_NAME = "OAuth2PasswordBearer"
-
-# Documented on every router whose operations need a signed-in caller.
-AUTHENTICATED_RESPONSES = problem_responses(Unauthorized, InvalidToken, TokenExpired)
 
 # An account record: the snapshot's columns in its field order, then `region_codes`.
 _SNAPSHOT_LENGTH = len(fields(AccountSnapshot))
@@ -59,6 +65,10 @@ class Caller(OAuth2PasswordBearer):
             auto_error=False,
         )
         self.roles = frozenset(roles)
+        problems: tuple[type[AppError], ...] = (Unauthorized, InvalidToken, TokenExpired)
+        if self.roles != frozenset(Role):  # some signed-in accounts are refused
+            problems += (Forbidden,)
+        declares_problems(*problems)(self)
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         principal = await read_caller(request)

@@ -1,4 +1,5 @@
-"""Database engine, declarative base with named constraints, and the per-request session."""
+"""Database engine and sessions, declarative base with named constraints (the request's session
+is a dependency: `app.core.deps`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Uuid, func, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,8 +20,6 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.core.config import Settings
-from app.core.errors import AppError
-from app.core.queue import send_pending_jobs
 
 # Every constraint and index gets a predictable name, so migrations can drop and alter them.
 NAMING_CONVENTION = {
@@ -117,29 +114,6 @@ class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
         return ""
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session, committed at the boundary once the endpoint has returned.
-
-    Used with `scope="function"` so the commit happens before the response is sent: a failed
-    commit answers an error instead of a success the database never stored.
-    """
-    database: Database = request.app.state.db
-    async with database.sessionmaker() as session:
-        try:
-            yield session
-        except AppError as exc:
-            await (session.commit() if exc.keeps_changes else session.rollback())
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-        await send_pending_jobs(session, request.app.state.arq)
-
-
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
 async def session_driver_connection(session: AsyncSession) -> asyncpg.Connection:
     """The driver's connection under `session`, in the session's transaction: for statements
     written for the driver (composite-typed parameters, COPY) whose work commits or rolls
@@ -151,17 +125,3 @@ async def session_driver_connection(session: AsyncSession) -> asyncpg.Connection
         # SQLAlchemy begins the driver's transaction at the session's first statement.
         await connection.exec_driver_sql("SELECT")
     return driver
-
-
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for endpoints that only read: autocommit, nothing to commit or roll back.
-
-    Each statement sees the data committed when it runs; a read spanning statements is not
-    one snapshot, which these endpoints accept in exchange for fewer round trips.
-    """
-    database: Database = request.app.state.db
-    async with database.read_sessionmaker() as session:
-        yield session
-
-
-ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -12,7 +12,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import AppError, problem_response
+from app.core.error_handlers import problem_response
+from app.core.errors import AppError
 from app.core.logging import request_id_var
 from app.core.metrics import Metrics
 

@@ -1,4 +1,5 @@
-"""Cursor pagination: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out.
+"""Cursor pagination: `?limit=&cursor=` in (the `Pagination` dependency, `app.core.deps`),
+`{"items": [...], "next_cursor": ...}` out.
 
 Every list answers a page, even one that is naturally short (a top-N ranking answers
 `next_cursor: null`), so a client reads every list the same way. Name each page model for the
@@ -14,13 +15,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, literal, or_, tuple_
 
-from app.core.errors import BadRequest, declares_problems
+from app.core.errors import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -65,17 +65,6 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(key, list):
         raise InvalidCursor("游标无法解析，请从第一页重新开始")
     return key
-
-
-@declares_problems(InvalidCursor)
-async def page_request(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-) -> PageRequest:
-    return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
-
-
-Pagination = Annotated[PageRequest, Depends(page_request)]
 
 
 def next_cursor(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:

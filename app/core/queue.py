@@ -3,7 +3,7 @@
 Otherwise a worker could pick a job up before the rows it needs exist, or run one for a
 transaction that was rolled back. Services call `enqueue_after_commit`; whoever owns the
 transaction sends what was asked once it has committed: the request's session
-(`app.core.db.get_session`) and a job's (`task_session`), through the same `send_pending_jobs`.
+(`app.core.deps.get_session`) and a job's (`task_session`), through the same `send_pending_jobs`.
 """
 
 from __future__ import annotations

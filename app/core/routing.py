@@ -50,9 +50,10 @@ def _dependency_problems(dependant: Dependant) -> Iterator[type[AppError]]:
 
 class ApiRouter(APIRouter):
     """An `APIRouter` whose operations document every problem they may answer: the router's
-    shared ones, the operation's own (`responses=problem_responses(...)`) and those its
-    dependencies declare. Problems of one status add up (FastAPI would let an operation's own
-    422 replace the router's `validation_failed`); any other entry replaces the router's."""
+    shared ones, those its dependencies declare (the caller's 401 and 403, pagination's
+    `invalid_cursor`) and the operation's own (`responses=problem_responses(...)`), in that
+    order. Problems of one status add up (FastAPI would let an operation's own 422 replace the
+    router's `validation_failed`); any other entry replaces the router's."""
 
     def add_api_route(
         self,
@@ -69,7 +70,8 @@ class ApiRouter(APIRouter):
         assert isinstance(route, APIRoute)
         declared = tuple(_dependency_problems(route.dependant))
         if declared:
-            route.responses = merge_responses(route.responses, problem_responses(*declared))
+            shared = merge_responses(self.responses, problem_responses(*declared))
+            route.responses = merge_responses(shared, responses or {})
 
 
 def api_router(

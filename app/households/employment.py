@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.caller import Actor, Principal
+from app.core.caller import Principal
 from app.core.db import session_driver_connection
 from app.households import views, writer
 from app.households.models import MemberEmployment, MemberIntent
@@ -22,13 +22,14 @@ from app.policy.values import ObservationSource
 async def put_employment(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     member_id: uuid.UUID,
     period: str,
     body: EmploymentIn,
 ) -> EmploymentOut:
     member, _ = await member_in_scope(session, principal, member_id)
-    row = writer.EmploymentWrite.of(actor, member.id, period, body, ObservationSource.manual)
+    row = writer.EmploymentWrite.of(
+        principal.actor, member.id, period, body, ObservationSource.manual
+    )
     await writer.write_employment(await session_driver_connection(session), [row])
     stored = await session.get(MemberEmployment, (member.id, period), populate_existing=True)
     assert stored is not None
@@ -38,12 +39,11 @@ async def put_employment(
 async def put_intent(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     member_id: uuid.UUID,
     body: IntentIn,
 ) -> IntentOut:
     member, _ = await member_in_scope(session, principal, member_id)
-    row = writer.IntentWrite.of(actor, member.id, body, ObservationSource.manual)
+    row = writer.IntentWrite.of(principal.actor, member.id, body, ObservationSource.manual)
     await writer.write_intents(await session_driver_connection(session), [row])
     stored = await session.get(MemberIntent, member.id, populate_existing=True)
     assert stored is not None

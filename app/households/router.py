@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query, Request, Response
 
-from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser, Manager, Staff
+from app.core.auth import CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
-from app.core.db import ReadSession, Session
-from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Pagination
+from app.core.deps import Pagination, ReadSession, Session
+from app.core.errors import problem_responses
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
 from app.households import employment, service
@@ -37,7 +36,7 @@ from app.households.schemas import (
 )
 from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, MonitorType
 
-router = api_router("", tags=["households"], responses=AUTHENTICATED_RESPONSES)
+router = api_router("", tags=["households"])
 
 _ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
 
@@ -118,7 +117,7 @@ async def get_household(
     "/members/lookup",
     summary="Find a member by ID number",
     response_model=MemberOut,
-    responses=problem_responses(MemberNotFound, InvalidIdNumber, Forbidden),
+    responses=problem_responses(MemberNotFound, InvalidIdNumber),
 )
 async def lookup_member(
     body: IdNumberLookup, caller: Staff, session: ReadSession, request: Request
@@ -151,9 +150,7 @@ async def get_member(
     "/members/{member_id}",
     summary="Correct a member",
     response_model=MemberOut,
-    responses=problem_responses(
-        MemberNotFound, StaleVersion, VersionRequired, BadIfMatch, Forbidden
-    ),
+    responses=problem_responses(MemberNotFound, StaleVersion, VersionRequired, BadIfMatch),
 )
 async def patch_member(
     member_id: uuid.UUID,
@@ -167,7 +164,7 @@ async def patch_member(
     """Changes only the fields sent. A version other than the current one answers 412 and
     changes nothing. Every change is audited (personal fields by name only)."""
     member = await service.update_member(
-        session, caller, caller.actor, _cipher(request), member_id, body, _if_match(if_match)
+        session, caller, _cipher(request), member_id, body, _if_match(if_match)
     )
     response.headers["ETag"] = f'"{member.version}"'
     return member
@@ -177,7 +174,7 @@ async def patch_member(
     "/members/{member_id}/employment/{period}",
     summary="Record a month of employment",
     response_model=EmploymentOut,
-    responses=problem_responses(MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound),
 )
 async def put_employment(
     member_id: uuid.UUID,
@@ -187,27 +184,27 @@ async def put_employment(
     session: Session,
 ) -> EmploymentOut:
     """Creates or replaces the member's employment for that month (source `manual`)."""
-    return await employment.put_employment(session, caller, caller.actor, member_id, period, body)
+    return await employment.put_employment(session, caller, member_id, period, body)
 
 
 @router.put(
     "/members/{member_id}/intent",
     summary="Record a member's employment intent",
     response_model=IntentOut,
-    responses=problem_responses(MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound),
 )
 async def put_intent(
     member_id: uuid.UUID, body: IntentIn, caller: Staff, session: Session
 ) -> IntentOut:
     """外出 / 就近 / 无意愿; 无意愿 needs a reason (those are kept as a ledger)."""
-    return await employment.put_intent(session, caller, caller.actor, member_id, body)
+    return await employment.put_intent(session, caller, member_id, body)
 
 
 @router.post(
     "/members/{member_id}/id-number/reveal",
     summary="Reveal a member's full ID number",
     response_model=RevealedIdNumber,
-    responses=problem_responses(MemberNotFound, Forbidden),
+    responses=problem_responses(MemberNotFound),
 )
 async def reveal_id_number(
     member_id: uuid.UUID,
@@ -218,6 +215,6 @@ async def reveal_id_number(
 ) -> RevealedIdNumber:
     """Managers only, with a stated reason; every reveal is written to the audit log."""
     number = await service.reveal_id_number(
-        session, caller, caller.actor, _cipher(request), member_id, body.reason
+        session, caller, _cipher(request), member_id, body.reason
     )
     return RevealedIdNumber(member_id=member_id, id_number=number)

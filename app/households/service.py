@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import service as audit
-from app.core.caller import Actor, Principal, Role
+from app.core.caller import Principal, Role
 from app.core.crypto import ID_NUMBER_INDEX, PHONE_INDEX, PiiCipher
 from app.core.pagination import PageRequest, next_cursor
 from app.core.periods import current_period
@@ -208,7 +208,6 @@ async def find_by_id_number(
 async def update_member(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     cipher: PiiCipher,
     member_id: uuid.UUID,
     patch: MemberPatch,
@@ -248,7 +247,7 @@ async def update_member(
         raise StaleVersion() from exc
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="update",
         entity="member",
         entity_id=member.id,
@@ -262,7 +261,6 @@ async def update_member(
 async def reveal_id_number(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     cipher: PiiCipher,
     member_id: uuid.UUID,
     reason: str,
@@ -270,7 +268,7 @@ async def reveal_id_number(
     member, household = await member_in_scope(session, principal, member_id)
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="reveal",
         entity="member",
         entity_id=member.id,

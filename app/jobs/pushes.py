@@ -79,7 +79,6 @@ def _push_out(push: JobPush, job: Job) -> PushOut:
 async def push_job(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     job_id: uuid.UUID,
     member_ids: list[uuid.UUID],
 ) -> list[PushOutcome]:
@@ -155,6 +154,7 @@ async def push_job(
     )
     by_member = {push.member_id: push for push in stored}
     pushes = [by_member[member_id] for member_id in wanted]
+    actor = principal.actor
     for push in pushes:
         if push.id in created:
             audit.record(
@@ -232,7 +232,6 @@ async def _move(
 async def record_result(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     push_id: uuid.UUID,
     result: PushStatus,
     reason: str | None,
@@ -240,14 +239,14 @@ async def record_result(
     """A staff member records what became of a push; a hire records this month's employment
     in the same transaction."""
     push, job = await _push(session, _staff_pushes(principal), push_id)
-    await _move(session, actor, push, result, reason)
+    await _move(session, principal.actor, push, result, reason)
     if result is PushStatus.hired:
-        await _record_hire(session, principal, actor, push, job)
+        await _record_hire(session, principal, push, job)
     return _push_out(push, job)
 
 
 async def _record_hire(
-    session: AsyncSession, principal: Principal, actor: Actor, push: JobPush, job: Job
+    session: AsyncSession, principal: Principal, push: JobPush, job: Job
 ) -> None:
     """This month's employment of the hired member: 务工 at the job's location and employer,
     by the channel policy gives the job's source; months and income already recorded stay.
@@ -270,7 +269,7 @@ async def _record_hire(
         return
     location = WorkRegion(job.location_type)
     hired = EmploymentWrite(
-        actor=actor,
+        actor=principal.actor,
         member_id=push.member_id,
         period=current_period(),
         status=EmploymentStatus.working.value,
@@ -288,7 +287,6 @@ async def _record_hire(
 async def respond(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     push_id: uuid.UUID,
     interested: bool,
     reason: str | None,
@@ -296,9 +294,11 @@ async def respond(
     """A villager answers a push made to them: interested, or not (with a reason, or a default)."""
     push, job = await _push(session, _own_pushes(principal), push_id)
     if interested:
-        await _move(session, actor, push, PushStatus.interested, reason)
+        await _move(session, principal.actor, push, PushStatus.interested, reason)
     else:
-        await _move(session, actor, push, PushStatus.declined, reason or "本人表示不感兴趣")
+        await _move(
+            session, principal.actor, push, PushStatus.declined, reason or "本人表示不感兴趣"
+        )
     return _push_out(push, job)
 
 
@@ -330,7 +330,7 @@ async def member_pushes(
 
 
 async def my_pushes(
-    session: AsyncSession, principal: Principal, actor: Actor, page: PageRequest
+    session: AsyncSession, principal: Principal, page: PageRequest
 ) -> tuple[list[PushOut], str | None]:
     """A villager's pushes, a page at a time. Reading them is seeing them: those of the page
     still `pushed` become `viewed`, in one statement, before the page is read; pushes on later
@@ -343,6 +343,7 @@ async def my_pushes(
         .returning(JobPush.id, JobPush.village_code)
         .execution_options(synchronize_session=False)
     )
+    actor = principal.actor
     for push_id, village_code in viewed.all():
         audit.record(
             session,

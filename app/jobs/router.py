@@ -5,10 +5,9 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
-from app.core.db import ReadSession, Session
-from app.core.errors import Forbidden, ValidationFailed, problem_responses
-from app.core.pagination import Pagination
+from app.core.auth import Staff, Villager
+from app.core.deps import Pagination, ReadSession, Session
+from app.core.errors import ValidationFailed, problem_responses
 from app.core.routing import api_router
 from app.households.errors import MemberNotFound
 from app.jobs import matching, progress, pushes, service
@@ -31,9 +30,7 @@ from app.jobs.schemas import (
 )
 from app.policy.values import JobSource, WorkRegion
 
-router = api_router(
-    "", tags=["jobs"], responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)}
-)
+router = api_router("", tags=["jobs"])
 
 
 @router.post(
@@ -48,7 +45,7 @@ async def create_job(body: JobIn, caller: Staff, session: Session) -> JobOut:
     `wage_min` may not exceed `wage_max`; `valid_until` may not be in the past. Each of these
     answers 422 `validation_failed` naming the field (an unknown region is a mistake in the
     body, so 422, not the 404 `region_not_found` of a region in the path)."""
-    return await service.create_job(session, caller.actor, body, caller.id)
+    return await service.create_job(session, caller, body)
 
 
 @router.get("/jobs", summary="List job openings", name="list", response_model=JobPage)
@@ -97,7 +94,7 @@ async def patch_job(job_id: uuid.UUID, body: JobPatch, caller: Staff, session: S
     open, a `valid_until` not in the past. So reopening an expired job (`status: open`) takes a
     new `valid_until` in the same change; closing a job, or correcting a closed one, does not.
     Each refusal answers 422 `validation_failed` naming the field, as posting does."""
-    return await service.update_job(session, caller.actor, job_id, body)
+    return await service.update_job(session, caller, job_id, body)
 
 
 @router.post(
@@ -125,7 +122,7 @@ async def push_job(
     and no round moves for them. The answer lists every requested member's push, in the order
     asked (`items`), with `created` true for those pushed by this request and false for those that
     already existed. 201 when at least one push was created, 200 when none was."""
-    outcomes = await pushes.push_job(session, caller, caller.actor, body.job_id, body.member_ids)
+    outcomes = await pushes.push_job(session, caller, body.job_id, body.member_ids)
     if not any(outcome.created for outcome in outcomes):
         response.status_code = status.HTTP_200_OK
     return PushOutcomes(items=outcomes)
@@ -165,7 +162,7 @@ async def record_result(
     income already recorded stay). A member who has moved out of your villages since the
     push is still hired on it; their employment is then left to their new village's staff."""
     return await pushes.record_result(
-        session, caller, caller.actor, push_id, PushStatus(body.result), body.reason
+        session, caller, push_id, PushStatus(body.result), body.reason
     )
 
 
@@ -221,7 +218,7 @@ async def my_pushes(caller: Villager, session: Session, page: Pagination) -> Pus
     Reading a page counts as seeing it: its pushes still `pushed` become `viewed` (audited)
     and are answered so. Later states are left as they are; staff reading a member's pushes
     never mark them viewed."""
-    items, cursor = await pushes.my_pushes(session, caller, caller.actor, page)
+    items, cursor = await pushes.my_pushes(session, caller, page)
     return PushPage(items=items, next_cursor=cursor)
 
 
@@ -239,6 +236,4 @@ async def respond(
 ) -> PushOut:
     """Interested, or not (optionally saying why). Someone interested may still decline; saying
     interested again, or answering a push already hired or declined, answers 409."""
-    return await pushes.respond(
-        session, caller, caller.actor, push_id, body.interested, body.reason
-    )
+    return await pushes.respond(session, caller, push_id, body.interested, body.reason)

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.core.caller import Actor, Principal
+from app.core.caller import Principal
 from app.core.errors import ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import today
@@ -66,20 +66,18 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in values.items()}
 
 
-async def create_job(
-    session: AsyncSession, actor: Actor, body: JobIn, created_by: uuid.UUID
-) -> JobOut:
+async def create_job(session: AsyncSession, principal: Principal, body: JobIn) -> JobOut:
     await _check_region(session, body.region_code)
     if body.valid_until < today():
         raise _invalid("body.valid_until", _PAST_VALID_UNTIL)
     # A new job is open: the model's default.
-    job = Job(**_plain(body.model_dump()), created_by=created_by)
+    job = Job(**_plain(body.model_dump()), created_by=principal.id)
     session.add(job)
     await session.flush()
     await session.refresh(job)
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="create",
         entity="job",
         entity_id=job.id,
@@ -101,7 +99,7 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> JobOut:
 
 
 async def update_job(
-    session: AsyncSession, actor: Actor, job_id: uuid.UUID, patch: JobPatch
+    session: AsyncSession, principal: Principal, job_id: uuid.UUID, patch: JobPatch
 ) -> JobOut:
     """Changes the fields sent. The job that results must be one `create_job` would accept
     (known region, wage range) and, if open, valid today or later: reopening an expired job
@@ -133,7 +131,7 @@ async def update_job(
     await session.refresh(job)
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="update",
         entity="job",
         entity_id=job.id,

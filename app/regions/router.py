@@ -4,16 +4,15 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from app.core.auth import AUTHENTICATED_RESPONSES, CurrentUser
-from app.core.db import ReadSession
+from app.core.auth import CurrentUser
+from app.core.deps import Pagination, ReadSession
 from app.core.errors import problem_responses
-from app.core.pagination import Pagination
 from app.core.routing import api_router
 from app.regions import service
 from app.regions.errors import RegionNotFound
 from app.regions.schemas import RegionDetail, RegionOut, RegionPage
 
-router = api_router("/regions", tags=["regions"], responses=AUTHENTICATED_RESPONSES)
+router = api_router("/regions", tags=["regions"])
 
 RegionCode = Annotated[str, Path(description="12-digit division code", examples=["450226100201"])]
 

@@ -189,7 +189,6 @@ def _audit(
 async def record_attendance(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     training_id: uuid.UUID,
     body: AttendanceIn,
 ) -> list[AttendanceOut]:
@@ -208,7 +207,7 @@ async def record_attendance(
         )
     before = await _before(session, sitting, wanted)
     rows = await _mark(session, training, sitting, wanted, body.present, AttendanceSource.roll)
-    _audit(session, actor, sitting, rows, before, villages)
+    _audit(session, principal.actor, sitting, rows, before, villages)
     return [AttendanceOut.model_validate(row) for row in rows]
 
 
@@ -258,7 +257,6 @@ async def check_in(
     session: AsyncSession,
     redis: Redis,
     principal: Principal,
-    actor: Actor,
     secret: str,
     code: str,
 ) -> CheckinOut:
@@ -310,7 +308,7 @@ async def check_in(
     )
     if not rows:
         raise AlreadyCheckedIn("您已签到过该课次，无需重复签到")
-    _audit(session, actor, sitting, rows, before, {member_id: enrollment.village_code})
+    _audit(session, principal.actor, sitting, rows, before, {member_id: enrollment.village_code})
     row = rows[0]
     return CheckinOut(
         training_id=training.id,

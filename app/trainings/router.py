@@ -6,10 +6,9 @@ from typing import Annotated
 from fastapi import Query, Request, status
 from pydantic import AwareDatetime
 
-from app.core.auth import AUTHENTICATED_RESPONSES, Staff, Villager
-from app.core.db import ReadSession, Session
-from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Pagination
+from app.core.auth import Staff, Villager
+from app.core.deps import Pagination, ReadSession, Session
+from app.core.errors import problem_responses
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.errors import MemberNotFound
 from app.policy.values import TrainingType
@@ -45,11 +44,7 @@ from app.trainings.schemas import (
     TrainingPage,
 )
 
-router = api_router(
-    "",
-    tags=["trainings"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
+router = api_router("", tags=["trainings"])
 
 
 @router.post(
@@ -63,7 +58,7 @@ router = api_router(
 async def create_training(body: TrainingIn, caller: Staff, session: Session) -> TrainingDetail:
     """A course held in one of your regions (a region outside them answers 404). Without
     `sessions`, the course is one session spanning `starts_at` to `ends_at`."""
-    return await service.create_training(session, caller, caller.actor, body)
+    return await service.create_training(session, caller, body)
 
 
 @router.get("/trainings", summary="List trainings", name="list", response_model=TrainingPage)
@@ -111,7 +106,7 @@ async def enroll(
 ) -> EnrollmentOut:
     """`enrolled` while places remain, else `waitlisted` with a position (1 = next in line).
     A member already on the list answers 409."""
-    return await service.enroll(session, caller, caller.actor, training_id, body.member_id)
+    return await service.enroll(session, caller, training_id, body.member_id)
 
 
 @router.delete(
@@ -128,7 +123,7 @@ async def cancel(
 ) -> CancellationOut:
     """Takes the member off the course. A freed place goes, in the same transaction, to the
     first member on the waiting list (`promoted_member_id`)."""
-    return await service.cancel(session, caller, caller.actor, training_id, member_id)
+    return await service.cancel(session, caller, training_id, member_id)
 
 
 @router.post(
@@ -146,7 +141,7 @@ async def record_attendance(
     """Marks enrolled members present (or absent) at one session, answering one row per
     member marked (`items`). Marking again updates the same row. Members not enrolled (or only
     waitlisted) answer 422 and nothing is recorded."""
-    items = await attendance.record_attendance(session, caller, caller.actor, training_id, body)
+    items = await attendance.record_attendance(session, caller, training_id, body)
     return AttendanceRecords(items=items)
 
 
@@ -210,7 +205,7 @@ async def complete(
 ) -> EnrollmentOut:
     """Records that an enrolled member completed the course, with the certificate number if
     one was issued. Sending it again corrects it."""
-    return await service.complete(session, caller, caller.actor, training_id, body)
+    return await service.complete(session, caller, training_id, body)
 
 
 @router.get(
@@ -254,7 +249,6 @@ async def check_in(
         session,
         request.app.state.redis,
         caller,
-        caller.actor,
         request.app.state.settings.jwt_secret,
         body.code,
     )

@@ -11,7 +11,7 @@ from sqlalchemy import Label, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.core.caller import Actor, Principal
+from app.core.caller import Principal
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.households import service as households
 from app.households.models import Household, Member
@@ -99,7 +99,7 @@ async def _summary(session: AsyncSession, training: Training) -> TrainingSummary
 
 
 async def create_training(
-    session: AsyncSession, principal: Principal, actor: Actor, body: TrainingIn
+    session: AsyncSession, principal: Principal, body: TrainingIn
 ) -> TrainingDetail:
     region = await session.get(Region, body.region_code)
     if region is None or not principal.scope.covers(body.region_code):
@@ -133,7 +133,7 @@ async def create_training(
     await session.refresh(training, ["created_at"])
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="create",
         entity="training",
         entity_id=training.id,
@@ -235,7 +235,6 @@ async def _count(session: AsyncSession, training_id: uuid.UUID, status: Enrollme
 async def enroll(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     training_id: uuid.UUID,
     member_id: uuid.UUID,
 ) -> EnrollmentOut:
@@ -262,7 +261,7 @@ async def enroll(
     await session.flush()
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="create",
         entity="training_enrollment",
         entity_id=enrollment.id,
@@ -279,7 +278,6 @@ async def enroll(
 async def cancel(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     training_id: uuid.UUID,
     member_id: uuid.UUID,
 ) -> CancellationOut:
@@ -299,7 +297,7 @@ async def cancel(
     await session.flush()
     audit.record(
         session,
-        actor,
+        principal.actor,
         action="delete",
         entity="training_enrollment",
         entity_id=enrollment.id,
@@ -335,7 +333,7 @@ async def cancel(
             await session.flush()
             audit.record(
                 session,
-                actor,
+                principal.actor,
                 action="update",
                 entity="training_enrollment",
                 entity_id=promoted.id,
@@ -350,7 +348,6 @@ async def cancel(
 async def complete(
     session: AsyncSession,
     principal: Principal,
-    actor: Actor,
     training_id: uuid.UUID,
     body: CompletionIn,
 ) -> EnrollmentOut:
@@ -380,7 +377,7 @@ async def complete(
     if changes:
         audit.record(
             session,
-            actor,
+            principal.actor,
             action="update",
             entity="training_enrollment",
             entity_id=enrollment.id,

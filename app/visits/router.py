@@ -6,21 +6,16 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from app.core.auth import AUTHENTICATED_RESPONSES, Staff
-from app.core.db import ReadSession
-from app.core.errors import Forbidden, problem_responses
-from app.core.pagination import Pagination
+from app.core.auth import Staff
+from app.core.deps import Pagination, ReadSession
+from app.core.errors import problem_responses
 from app.core.routing import api_router, instant_from, instant_to
 from app.households.errors import HouseholdNotFound
 from app.visits import service
 from app.visits.errors import MemberNotInHousehold, VisitIdConflict
 from app.visits.schemas import VisitIn, VisitOut, VisitPage
 
-router = api_router(
-    "/visits",
-    tags=["visits"],
-    responses={**AUTHENTICATED_RESPONSES, **problem_responses(Forbidden)},
-)
+router = api_router("/visits", tags=["visits"])
 
 
 @router.post(
@@ -45,9 +40,7 @@ async def record_visit(body: VisitIn, caller: Staff, request: Request) -> Respon
     id with a different body answers 409. A location farther from the village's recorded
     centre than policy allows is accepted and flagged `needs_review`. Coordinators, managers
     and admins only."""
-    visit, created = await service.record_visit(
-        request.app.state.visit_writer, caller, caller.actor, body
-    )
+    visit, created = await service.record_visit(request.app.state.visit_writer, caller, body)
     # Serialised here, once: the model was just built from the stored row.
     return Response(
         visit.model_dump_json(),

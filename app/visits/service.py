@@ -14,7 +14,7 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.caller import Actor, Principal
+from app.core.caller import Principal
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import current_period
 from app.households import writer as members
@@ -37,9 +37,10 @@ def visit_out(row: Mapping[str, Any] | asyncpg.Record) -> VisitOut:
     )
 
 
-def pending_visit(principal: Principal, actor: Actor, body: VisitIn) -> PendingVisit:
+def pending_visit(principal: Principal, body: VisitIn) -> PendingVisit:
     """The upload as the writer takes it: the visit for its statement, and what it found as
     the member writer's rows (observed when the visit was made, in the month it was made)."""
+    actor = principal.actor
     # The body as the model reads it (defaults filled in, fields in a fixed order): hashed to
     # recognise a retry, and read by the statement for the visit and the members named.
     sent = body.model_dump_json()
@@ -78,13 +79,13 @@ def pending_visit(principal: Principal, actor: Actor, body: VisitIn) -> PendingV
 
 
 async def record_visit(
-    writer: VisitWriter, principal: Principal, actor: Actor, body: VisitIn
+    writer: VisitWriter, principal: Principal, body: VisitIn
 ) -> tuple[VisitOut, bool]:
     """The visit and whether it was created now (False: an identical retry).
 
     Written by `writer`, in one transaction with whichever uploads wait at the same moment:
     atomic for each visit, on its own or in a batch."""
-    pending = pending_visit(principal, actor, body)
+    pending = pending_visit(principal, body)
     row = await writer.write(pending)
     if not row["household_found"]:
         raise HouseholdNotFound()

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from app.core.auth import SCHEME_NAME, TOKEN_URL, Admin, Caller
 from app.core.caller import Principal, Role
-from app.core.errors import install_error_handlers
+from app.core.error_handlers import install_error_handlers
 from app.core.scope import ScopeKind
 from tests.conftest import TEST_PASSWORD
 

@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 
 from app.cli import OPENAPI_PATH, openapi_document
+from app.core.auth import Caller
+from app.core.caller import Role
 from app.core.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
@@ -21,6 +24,7 @@ from app.core.errors import (
     merge_responses,
     problem_responses,
 )
+from app.main import create_app
 
 OPERATION_ID = re.compile(r"^[a-z]+(-[a-z0-9]+)+$")
 SCHEMA_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -150,6 +154,19 @@ def test_protected_operations_document_401(document):
             continue
         assert "401" in operation["responses"], where
         assert "unauthorized" in _codes(operation["responses"]["401"]), where
+
+
+def test_an_operation_documents_403_exactly_when_its_caller_restricts_roles(document):
+    operations = dict(_operations(document))
+    for route in create_app().routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api/v1"):
+            continue
+        callers = [d.call for d in route.dependant.dependencies if isinstance(d.call, Caller)]
+        restricted = any(caller.roles != frozenset(Role) for caller in callers)
+        for method in route.methods:
+            responses = operations[f"{method} {route.path}"]["responses"]
+            forbidden = "403" in responses and "forbidden" in _codes(responses["403"])
+            assert forbidden == restricted, f"{method} {route.path}"
 
 
 def test_paged_operations_document_invalid_cursor(document):

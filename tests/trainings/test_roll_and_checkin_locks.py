@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.auth import callers
 from app.auth.models import Role, UserAccount
-from app.core.caller import AccountSnapshot, Actor, Principal
+from app.core.caller import AccountSnapshot, Principal
 from app.households.models import Member
 from app.trainings import attendance, checkin
 from app.trainings.models import TrainingAttendance
@@ -124,31 +124,30 @@ async def _transaction(app) -> AsyncIterator[Held]:
             await session.rollback()
 
 
-async def _caller(app, user: UserAccount) -> tuple[Principal, Actor]:
-    """The principal and actor a request of `user` gets (the account read as requests do)."""
+async def _caller(app, user: UserAccount) -> Principal:
+    """The principal a request of `user` gets (the account read as requests do)."""
     accounts: callers.AccountReader = app.state.accounts
     record = await accounts.read(user.id)
-    principal = Principal(
+    return Principal(
         user=AccountSnapshot(*record[: len(callers.PRINCIPAL_COLUMNS)]),
         region_codes=tuple(record["region_codes"] or ()),
     )
-    return principal, principal.actor
 
 
 async def _roll_in(app, held: Held, course: Course, members: list[Member], present: bool):
-    principal, actor = await _caller(app, course.coordinator)
+    principal = await _caller(app, course.coordinator)
     body = AttendanceIn(
         session_id=course.session_id, member_ids=[m.id for m in members], present=present
     )
     return await attendance.record_attendance(
-        held.session, principal, actor, uuid.UUID(course.training_id), body
+        held.session, principal, uuid.UUID(course.training_id), body
     )
 
 
 async def _check_in_in(app, held: Held, villager: UserAccount, code: str):
-    principal, actor = await _caller(app, villager)
+    principal = await _caller(app, villager)
     return await attendance.check_in(
-        held.session, app.state.redis, principal, actor, app.state.settings.jwt_secret, code
+        held.session, app.state.redis, principal, app.state.settings.jwt_secret, code
     )
 
 

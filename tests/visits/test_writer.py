@@ -23,7 +23,7 @@ from sqlalchemy import func, select, text
 from app.audit.models import AuditEvent
 from app.auth.callers import PRINCIPAL_COLUMNS, AccountSnapshot
 from app.auth.models import Role
-from app.core.caller import Actor, Principal
+from app.core.caller import Principal
 from app.households.models import MemberEmployment, MemberIntent
 from app.visits import service
 from app.visits.models import Visit
@@ -96,8 +96,8 @@ def _pending(
         | {"id": coordinator_id, "role": Role.coordinator.value}
     )
     model = VisitIn.model_validate(body)
-    actor = Actor(coordinator_id, Role.coordinator.value, f"direct-{model.id}", CLIENT_ADDRESS)
-    pending = service.pending_visit(Principal(snapshot, tuple(regions)), actor, model)
+    principal = Principal(snapshot, tuple(regions), f"direct-{model.id}", CLIENT_ADDRESS)
+    pending = service.pending_visit(principal, model)
     if sent:
         payload = json.loads(pending.payload)
         payload["body"].update(sent)
