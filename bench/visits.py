@@ -135,13 +135,21 @@ def report(pairs: list[tuple[dict, dict]]) -> None:
             f"{visits['p99']:.1f} | {visits['non_2xx']} | {ratio:.2f}× | {p99_multiple:.1f}× | "
             f"{visits['app_ms']:.2f} | {visits['db_ms']:.2f} |"
         )
+    ratio = statistics.median(ratios)
+    p99_multiple = statistics.median(p99_multiples)
+    worst_p99 = max(v["p99"] for _, v in pairs)
+    errors = sum(v["non_2xx"] for _, v in pairs)
+
+    def verdict(ok: bool) -> str:
+        return "pass" if ok else "FAIL"
+
     lines += [
         "",
-        f"- median ratio {statistics.median(ratios):.2f}× the bare app (target ≥ 0.15×); "
-        f"p99 median {statistics.median(p99_multiples):.1f}× the bare app's, worst "
-        f"{max(p99_multiples):.1f}× (target ≤ 3×); "
-        f"worst p99 {max(v['p99'] for _, v in pairs):.1f} ms (target < 100 ms); "
-        f"non-2xx {sum(v['non_2xx'] for _, v in pairs)} (target 0)",
+        f"- median ratio **{ratio:.3f}×** the bare app (target ≥ 0.15×): {verdict(ratio >= 0.15)}",
+        f"- p99: median {p99_multiple:.1f}× the bare app's, worst {max(p99_multiples):.1f}× "
+        f"(target ≤ 3×): {verdict(p99_multiple <= 3)}",
+        f"- worst p99 {worst_p99:.1f} ms (target < 100 ms): {verdict(worst_p99 < 100)}",
+        f"- non-2xx {errors} (target 0): {verdict(errors == 0)}",
     ]
     harness.publish("visits.md", lines)
 
