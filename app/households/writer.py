@@ -24,7 +24,9 @@ row, so it cannot know what it replaces. Its upsert waits for the first to commi
 that row without writing it, and the statement answers the row as not written. The writer
 writes those rows again at once: the next statement sees them, so the second write is an
 update whose old values are the first's. Both succeed, in any transaction, and nothing is
-raised or retried from the caller.
+raised or retried from the caller. A statement that embeds the writer's chains
+(`RowKind.chain`: a visit batch, `app.visits.write`) gives up instead as a serialization
+failure when rows are left pending, and is run again whole.
 
 The rows are written on the driver connection of the caller's transaction
 (`app.core.db.session_driver_connection` for a session).
