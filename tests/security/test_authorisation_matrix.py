@@ -11,8 +11,11 @@ matrix cannot fill fails here until it is taught to, or listed below with the re
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from app.auth.models import Role
 from tests.security.openapi_requests import (
     CannotFill,
     Operation,
@@ -20,7 +23,7 @@ from tests.security.openapi_requests import (
     operations,
     request_for,
 )
-from tests.security.world import build_world, fingerprint
+from tests.security.world import SIBLING_VILLAGE, build_world, fingerprint
 
 # Operations that take an id or a region but cannot be aimed at another caller's objects here,
 # each with the reason. Empty is the goal.
@@ -87,3 +90,29 @@ async def test_no_caller_reaches_another_regions_objects(
             break
     else:
         pytest.fail(f"{operation.id}: no caller of the village got through: {reached}")
+
+
+ON_A_COURSE = [op for op in COVERED if "path:training_id" in identifying_fields(op)]
+
+
+@pytest.mark.parametrize("operation", ON_A_COURSE, ids=lambda op: op.id)
+async def test_a_shared_course_reaches_no_members_outside_the_callers_villages(
+    operation: Operation, client, db, settings, make_user, auth
+):
+    """The members are enrolled on a course of the next village: its coordinator reaches the
+    course but must still be refused the members (their enrolment, completion, attendance)."""
+    world = await build_world(db, settings, make_user, auth)
+    course = replace(
+        world, training_id=world.shared_training_id, session_id=world.shared_session_id
+    )
+    request = request_for(operation, course)
+    headers = auth(await make_user(Role.coordinator, [SIBLING_VILLAGE]))
+    before = await fingerprint(db)
+    response = await _send(client, request, headers)
+    answer = f"{operation.id}: {response.status_code} {response.text[:300]}"
+    if operation.writes and identifying_fields(operation) != ["path:training_id"]:
+        assert response.status_code == 404, answer
+    if response.status_code < 400:  # a refusal may name the ids it was sent
+        people = [str(world.member_id), str(world.other_member_id), world.id_number]
+        assert not [p for p in people if p in response.text], answer
+    assert await fingerprint(db) == before, f"{operation.id} changed the database"

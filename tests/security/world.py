@@ -62,6 +62,10 @@ class World:
     checkin_code: str
     period: str
     coordinator_id: uuid.UUID  # the village's coordinator
+    # A course in the next village with the same two members enrolled (and the second marked
+    # present): its staff reach the course, not the members.
+    shared_training_id: uuid.UUID
+    shared_session_id: uuid.UUID
     # Everyone who may act on the victim's objects, by name.
     insiders: dict[str, Headers] = field(default_factory=dict)
     # Everyone who may not, by name.
@@ -82,6 +86,51 @@ class World:
                 self.visit_id,
             )
         ] + [self.id_number]
+
+
+async def _course(
+    db: AsyncSession, region: str, member_ids: tuple[uuid.UUID, uuid.UUID]
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A course under way in `region`, one session, both members enrolled, the second marked
+    present."""
+    now = datetime.now(UTC)
+    starts_at, ends_at = now - timedelta(minutes=10), now + timedelta(hours=4)
+    training = await db.scalar(
+        insert(Training)
+        .values(
+            title="电工技能培训",
+            type="职业技能",
+            region_code=region,
+            organizer="县人社局",
+            location="村委会",
+            capacity=5,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        .returning(Training.id)
+    )
+    sitting = await db.scalar(
+        insert(TrainingSession)
+        .values(training_id=training, starts_at=starts_at, ends_at=ends_at)
+        .returning(TrainingSession.id)
+    )
+    await db.execute(
+        insert(TrainingEnrollment),
+        [
+            {"training_id": training, "member_id": m, "status": "enrolled", "created_at": now}
+            for m in member_ids
+        ],
+    )
+    await db.execute(
+        insert(TrainingAttendance).values(
+            session_id=sitting,
+            member_id=member_ids[1],
+            training_id=training,
+            present=True,
+            source="roll",
+        )
+    )
+    return training, sitting
 
 
 async def build_world(
@@ -134,44 +183,10 @@ async def build_world(
         .returning(JobPush.id)
     )
     now = datetime.now(UTC)
-    training = await db.scalar(
-        insert(Training)
-        .values(
-            title="电工技能培训",
-            type="职业技能",
-            region_code=VICTIM_VILLAGE,
-            organizer="县人社局",
-            location="大寨村委会",
-            capacity=5,
-            starts_at=now - timedelta(minutes=10),
-            ends_at=now + timedelta(hours=4),
-        )
-        .returning(Training.id)
-    )
-    sitting = await db.scalar(
-        insert(TrainingSession)
-        .values(
-            training_id=training,
-            starts_at=now - timedelta(minutes=10),
-            ends_at=now + timedelta(hours=4),
-        )
-        .returning(TrainingSession.id)
-    )
-    await db.execute(
-        insert(TrainingEnrollment),
-        [
-            {"training_id": training, "member_id": m.id, "status": "enrolled", "created_at": now}
-            for m in (member, other_member)
-        ],
-    )
-    await db.execute(
-        insert(TrainingAttendance).values(
-            session_id=sitting,
-            member_id=other_member.id,
-            training_id=training,
-            present=True,
-            source="roll",
-        )
+    training, sitting = await _course(db, VICTIM_VILLAGE, (member.id, other_member.id))
+    # The same members on a course of the next village (a manager of the county enrolled them).
+    shared_training, shared_sitting = await _course(
+        db, SIBLING_VILLAGE, (member.id, other_member.id)
     )
     visit = uuid.uuid4()
     await db.execute(
@@ -218,6 +233,8 @@ async def build_world(
         checkin_code=code,
         period=current_period(),
         coordinator_id=coordinator.id,
+        shared_training_id=shared_training,
+        shared_session_id=shared_sitting,
     )
     world.insiders = {
         "coordinator of the village": auth(coordinator),
