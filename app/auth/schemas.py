@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import AccountKind, Role
 
@@ -44,6 +44,8 @@ class TokenResponse(BaseModel):
 
 
 class WeChatCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(
         min_length=1,
         max_length=128,
@@ -56,10 +58,14 @@ class WeChatLoginResponse(TokenResponse):
 
 
 class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     refresh_token: str = Field(min_length=1, max_length=256)
 
 
 class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     refresh_token: str | None = Field(
         default=None, max_length=256, description="The session to end; omit with `everywhere`."
     )

@@ -22,6 +22,8 @@ from app.policy.values import (
 
 
 class EmploymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     status: EmploymentStatus
     region: WorkRegion | None = Field(default=None, description="省外 / 省内县外 / 县内")
     channel: Channel | None = None
@@ -56,6 +58,8 @@ class EmploymentOut(BaseModel):
 
 
 class IntentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     intent: Intent
     reason: str | None = Field(default=None, max_length=200, description="Required for 无意愿")
     training_needs: list[str] = Field(default_factory=list, max_length=20)
@@ -134,10 +138,14 @@ class HouseholdDetail(HouseholdOut):
 
 
 class IdNumberLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id_number: str = Field(min_length=1, max_length=40)
 
 
 class RevealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=4, max_length=500, description="Why you need the full number")
 
 

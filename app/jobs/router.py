@@ -29,6 +29,7 @@ from app.jobs.schemas import (
     PushResultIn,
 )
 from app.policy.values import JobSource, WorkRegion
+from app.regions.errors import RegionNotFound
 
 router = api_router("", tags=["jobs"])
 
@@ -39,9 +40,11 @@ router = api_router("", tags=["jobs"])
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOut,
+    responses=problem_responses(RegionNotFound),
 )
 async def create_job(body: JobIn, caller: Staff, session: Session) -> JobOut:
-    """Coordinators, managers and admins post openings. `region_code` must be a known region;
+    """Coordinators, managers and admins post openings in their own regions (a region outside
+    them answers 404 `region_not_found`). `region_code` must be a known region;
     `wage_min` may not exceed `wage_max`; `valid_until` may not be in the past. Each of these
     answers 422 `validation_failed` naming the field (an unknown region is a mistake in the
     body, so 422, not the 404 `region_not_found` of a region in the path)."""
@@ -86,10 +89,13 @@ async def get_job(job_id: uuid.UUID, caller: Staff, session: ReadSession) -> Job
     summary="Change a job opening",
     name="patch",
     response_model=JobOut,
-    responses=problem_responses(JobNotFound),
+    responses=problem_responses(JobNotFound, RegionNotFound),
 )
 async def patch_job(job_id: uuid.UUID, body: JobPatch, caller: Staff, session: Session) -> JobOut:
-    """Changes only the fields sent (`status: closed` withdraws it). Audited. The result must
+    """Changes only the fields sent (`status: closed` withdraws it), on a job in your regions:
+    every opening is readable by all staff, but one outside your regions answers 404
+    `job_not_found` here, and moving a job to a region outside them 404 `region_not_found`.
+    Audited. The result must
     be a job one could post: a known `region_code`, `wage_min` not above `wage_max`, and, while
     open, a `valid_until` not in the past. So reopening an expired job (`status: open`) takes a
     new `valid_until` in the same change; closing a job, or correcting a closed one, does not.

@@ -80,6 +80,8 @@ class JobOut(BaseModel):
 
 
 class PushIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     job_id: uuid.UUID
     member_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
@@ -106,6 +108,8 @@ class PushOutcome(PushOut):
 
 
 class PushResultIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     result: Literal["viewed", "interested", "interviewed", "hired", "declined"] = Field(
         description="Moves forward only; `declined` from any state before `hired` or `declined`"
     )
@@ -119,6 +123,8 @@ class PushResultIn(BaseModel):
 
 
 class PushResponseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     interested: bool
     reason: str | None = Field(default=None, max_length=200, description="Why not, if not")
 

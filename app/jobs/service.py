@@ -19,6 +19,7 @@ from app.core.scope import Scope
 from app.jobs.errors import JobNotFound
 from app.jobs.models import Job, JobStatus
 from app.jobs.schemas import JobIn, JobOut, JobPatch
+from app.regions.errors import RegionNotFound
 from app.regions.models import Region
 
 
@@ -38,12 +39,16 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[{"field": field, "message": message}])
 
 
-async def _check_region(session: AsyncSession, code: str) -> None:
-    """A job's `region_code` names a known region. An unknown one is a mistake in the body,
-    answered like the body's other field errors (422 `validation_failed`, naming
-    `body.region_code`), not `RegionNotFound`: that 404 is for a region the path names."""
+async def _check_region(session: AsyncSession, principal: Principal, code: str) -> None:
+    """A job's `region_code` names a known region within the caller's scope. An unknown one is
+    a mistake in the body, answered like the body's other field errors (422
+    `validation_failed`, naming `body.region_code`); a known one outside the caller's regions
+    answers 404 `region_not_found`, as for any object out of reach (regions are public, so the
+    two answers tell nothing away)."""
     if await session.get(Region, code) is None:
         raise _invalid("body.region_code", f"岗位所在地区 {code} 不存在")
+    if not principal.scope.covers(code):
+        raise RegionNotFound(f"区划 {code} 不存在或不在您的管辖范围内")
 
 
 def _check_valid_until(job: Job, values: dict[str, Any]) -> None:
@@ -67,7 +72,7 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_job(session: AsyncSession, principal: Principal, body: JobIn) -> JobOut:
-    await _check_region(session, body.region_code)
+    await _check_region(session, principal, body.region_code)
     if body.valid_until < today():
         raise _invalid("body.valid_until", _PAST_VALID_UNTIL)
     # A new job is open: the model's default.
@@ -87,8 +92,22 @@ async def create_job(session: AsyncSession, principal: Principal, body: JobIn) -
     return JobOut.model_validate(job)
 
 
-async def get_job_row(session: AsyncSession, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
-    job = await session.get(Job, job_id, with_for_update=for_update)
+async def get_job_row(session: AsyncSession, job_id: uuid.UUID) -> Job:
+    """Any job: openings are read by all staff, whatever their regions."""
+    job = await session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound()
+    return job
+
+
+async def _job_to_change(session: AsyncSession, principal: Principal, job_id: uuid.UUID) -> Job:
+    """A job in the caller's regions, locked until the transaction ends; 404 otherwise: staff
+    read every opening but change only their own regions' (the audit row lands there)."""
+    job = await session.scalar(
+        select(Job)
+        .where(Job.id == job_id, principal.scope.region_filter(Job.region_code))
+        .with_for_update()
+    )
     if job is None:
         raise JobNotFound()
     return job
@@ -101,17 +120,18 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> JobOut:
 async def update_job(
     session: AsyncSession, principal: Principal, job_id: uuid.UUID, patch: JobPatch
 ) -> JobOut:
-    """Changes the fields sent. The job that results must be one `create_job` would accept
+    """Changes the fields sent, on a job in the caller's regions, which it cannot move out of
+    them (404 otherwise). The job that results must be one `create_job` would accept
     (known region, wage range) and, if open, valid today or later: reopening an expired job
     takes a new `valid_until` in the same change. Closing, or correcting a closed job, needs
     no future date."""
-    job = await get_job_row(session, job_id, for_update=True)
+    job = await _job_to_change(session, principal, job_id)
     values = _plain(patch.model_dump(exclude_unset=True))
     for key, value in values.items():
         if value is None:
             raise _invalid(f"body.{key}", "该字段不能为空")
     if values.get("region_code", job.region_code) != job.region_code:
-        await _check_region(session, values["region_code"])
+        await _check_region(session, principal, values["region_code"])
     wage_min = values.get("wage_min", job.wage_min)
     wage_max = values.get("wage_max", job.wage_max)
     if wage_min > wage_max:

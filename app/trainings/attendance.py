@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.core.caller import Actor, Principal
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
+from app.households.errors import MemberNotFound
 from app.households.models import Household, Member
 from app.policy.trainings import CHECKIN_CODE_TTL_SECONDS, CHECKIN_OPENS_BEFORE_SECONDS
 from app.trainings import checkin, service
@@ -195,9 +196,21 @@ async def record_attendance(
     training = await service.visible_training(session, principal, training_id)
     sitting = await _session_of(session, training, body.session_id, lock=True)
     wanted = list(dict.fromkeys(body.member_ids))
+    enrolments = await _enrolments(session, training.id, set(wanted))
+    # A course may take members from villages outside the caller's (a manager enrolled them):
+    # the roll marks only the caller's own, and names the others as it names a missing member.
+    strangers = {
+        member_id
+        for member_id, enrolment in enrolments.items()
+        if not principal.scope.covers(enrolment.village_code)
+    }
+    if strangers:
+        raise MemberNotFound(
+            "在您的管辖范围内找不到成员：" + ", ".join(sorted(str(m) for m in strangers))
+        )
     villages = {
         member_id: enrolment.village_code
-        for member_id, enrolment in (await _enrolments(session, training.id, set(wanted))).items()
+        for member_id, enrolment in enrolments.items()
         if enrolment.status == EnrollmentStatus.enrolled
     }
     missing = set(wanted) - villages.keys()
@@ -218,11 +231,18 @@ async def list_attendance(
     session_id: uuid.UUID | None,
     page: PageRequest,
 ) -> tuple[list[AttendanceOut], str | None]:
+    """The training's attendance of members living in the caller's regions: the course's
+    other members (enrolled by staff elsewhere) are theirs to read."""
     training = await service.visible_training(session, principal, training_id)
     statement = (
         select(TrainingSession.starts_at, TrainingAttendance)
         .join(TrainingSession, TrainingSession.id == TrainingAttendance.session_id)
-        .where(TrainingAttendance.training_id == training.id)
+        .join(Member, Member.id == TrainingAttendance.member_id)
+        .join(Household, Household.id == Member.household_id)
+        .where(
+            TrainingAttendance.training_id == training.id,
+            principal.scope.region_filter(Household.village_code),
+        )
     )
     if session_id is not None:
         statement = statement.where(TrainingAttendance.session_id == session_id)

@@ -130,7 +130,9 @@ async def cancel(
     "/trainings/{training_id}/attendance",
     summary="Take the roll for a session",
     response_model=AttendanceRecords,
-    responses=problem_responses(TrainingNotFound, SessionNotFound, MemberNotEnrolled),
+    responses=problem_responses(
+        TrainingNotFound, SessionNotFound, MemberNotFound, MemberNotEnrolled
+    ),
 )
 async def record_attendance(
     training_id: uuid.UUID,
@@ -140,7 +142,8 @@ async def record_attendance(
 ) -> AttendanceRecords:
     """Marks enrolled members present (or absent) at one session, answering one row per
     member marked (`items`). Marking again updates the same row. Members not enrolled (or only
-    waitlisted) answer 422 and nothing is recorded."""
+    waitlisted) answer 422, members living outside your regions 404 `member_not_found`, and
+    nothing is recorded."""
     items = await attendance.record_attendance(session, caller, training_id, body)
     return AttendanceRecords(items=items)
 
@@ -160,7 +163,8 @@ async def list_attendance(
         uuid.UUID | None, Query(description="Only this session (`sessions[].id`)")
     ] = None,
 ) -> AttendancePage:
-    """Who attended which session (from the roll or a check-in), by session, then member."""
+    """Who attended which session (from the roll or a check-in), by session, then member: the
+    members living in your regions."""
     items, cursor = await attendance.list_attendance(session, caller, training_id, session_id, page)
     return AttendancePage(items=items, next_cursor=cursor)
 

@@ -21,6 +21,8 @@ class AttendanceSource(StrEnum):
 
 
 class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     starts_at: AwareDatetime
     ends_at: AwareDatetime
 
@@ -89,6 +91,8 @@ class TrainingDetail(TrainingSummary):
 
 
 class EnrollmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     member_id: uuid.UUID
 
 
@@ -112,6 +116,8 @@ class CancellationOut(BaseModel):
 
 
 class AttendanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     session_id: uuid.UUID
     member_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
     present: bool = True
@@ -134,6 +140,8 @@ class CheckinCode(BaseModel):
 
 
 class CheckinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=512)
 
 
@@ -145,6 +153,8 @@ class CheckinOut(BaseModel):
 
 
 class CompletionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     member_id: uuid.UUID
     completed_on: date
     certificate_no: str | None = Field(default=None, min_length=1, max_length=64)

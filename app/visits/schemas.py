@@ -11,12 +11,16 @@ from app.policy.values import VisitMethod
 
 
 class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
 class MemberUpdate(BaseModel):
     """What the visit found about one member; applied in the same transaction as the visit."""
+
+    model_config = ConfigDict(extra="forbid")
 
     member_id: uuid.UUID
     employment: EmploymentIn | None = Field(

@@ -22,7 +22,7 @@ def job_body(**overrides):
     body = {
         "title": f"普工{next(_serial)}",
         "employer": "广东某电子厂",
-        "region_code": "450226100000",
+        "region_code": VILLAGE_A,
         "location_type": "省外",
         "wage_min": 4000,
         "wage_max": 6000,

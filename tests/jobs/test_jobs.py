@@ -223,3 +223,32 @@ async def test_close_expired_runs_on_a_real_worker(run_queued_jobs, db):
     ).all()
     # Closed as the system caller, named by its job.
     assert sorted(closings) == sorted((j, None, "jobs.close_expired") for j in expired)
+
+
+async def test_jobs_are_read_by_all_staff_but_changed_only_in_their_regions(
+    client, make_user, auth, db
+):
+    poster = auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    other_township = auth(await make_user(Role.manager, ["450226101000"]))
+    other_village = auth(await make_user(Role.coordinator, ["450226101201"]))
+    job = (await client.post("/api/v1/jobs", json=job_body(), headers=poster)).json()
+    url = f"/api/v1/jobs/{job['id']}"
+    for outsider in (other_township, other_village):
+        assert (await client.get(url, headers=outsider)).status_code == 200
+        closed = await client.patch(url, json={"status": "closed"}, headers=outsider)
+        assert closed.status_code == 404 and closed.json()["code"] == "job_not_found"
+        elsewhere = await client.post(
+            "/api/v1/jobs", json=job_body(region_code=VILLAGE_A), headers=outsider
+        )
+        assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "region_not_found"
+    # Its own staff cannot move it out of their regions either.
+    moved = await client.patch(url, json={"region_code": "450226101201"}, headers=poster)
+    assert moved.status_code == 404 and moved.json()["code"] == "region_not_found"
+    stored = await db.get(Job, uuid.UUID(job["id"]))
+    assert stored.status == "open" and stored.region_code == VILLAGE_A
+    events = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "job")
+    )
+    assert events == 1
+    township = auth(await make_user(Role.manager, ["450226100000"]))
+    assert (await client.patch(url, json={"headcount": 3}, headers=township)).status_code == 200

@@ -304,6 +304,30 @@ async def test_attendance_roll(client, coordinator, people, db):
     assert wrong.status_code == 404 and wrong.json()["code"] == "session_not_found"
 
 
+async def test_the_roll_marks_and_reads_only_members_of_the_callers_villages(
+    client, coordinator, people, make_user, auth, db, settings
+):
+    # A training in the coordinator's village, where their township's manager also enrolled a
+    # member from another of the township's villages.
+    township = auth(await make_user(Role.manager, [TOWNSHIP_A]))
+    _, (neighbour,) = await make_household(db, settings, VILLAGE_A2, [PersonSpec("杨二")])
+    training = await _create(client, coordinator, capacity=5)
+    session_id = training["sessions"][0]["id"]
+    assert (await _enroll(client, coordinator, training, people[0])).status_code == 201
+    assert (await _enroll(client, township, training, neighbour)).status_code == 201
+    url = f"/api/v1/trainings/{training['id']}/attendance"
+    both = {"session_id": session_id, "member_ids": [str(people[0].id), str(neighbour.id)]}
+    refused = await client.post(url, json=both, headers=coordinator)
+    assert refused.status_code == 404 and refused.json()["code"] == "member_not_found"
+    assert str(neighbour.id) in refused.json()["detail"]
+    assert await db.scalar(select(func.count()).select_from(TrainingAttendance)) == 0
+    assert (await client.post(url, json=both, headers=township)).status_code == 200
+    own = (await client.get(url, headers=coordinator)).json()["items"]
+    assert [a["member_id"] for a in own] == [str(people[0].id)]
+    everyone = (await client.get(url, headers=township)).json()["items"]
+    assert {a["member_id"] for a in everyone} == {str(people[0].id), str(neighbour.id)}
+
+
 async def test_roll_taken_again_audits_what_changed(
     client, coordinator, people, make_user, auth, db, clock
 ):

@@ -1,0 +1,269 @@
+"""A small world to attack: one village's objects (the victim's), and callers of every role
+placed around it, from the next village to another county."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.models import Role, UserAccount
+from app.core.caller import Principal
+from app.core.config import Settings
+from app.core.db import Base
+from app.core.periods import current_period, today
+from app.jobs.models import Job, JobPush
+from app.regions.models import Region
+from app.trainings import checkin
+from app.trainings.models import (
+    Training,
+    TrainingAttendance,
+    TrainingEnrollment,
+    TrainingSession,
+)
+from app.visits.models import Visit
+from tests.households.factories import PersonSpec, make_household, synthetic_id_number
+
+VICTIM_VILLAGE = "450226100201"  # 大寨村, 古宜镇, 三江县
+SIBLING_VILLAGE = "450226100202"  # 龙吉村, the same township
+OTHER_TOWNSHIP = "450226101000"  # 斗江镇, the same county
+OTHER_TOWNSHIP_VILLAGE = "450226101201"
+VICTIM_TOWNSHIP = "450226100000"
+VICTIM_COUNTY = "450226000000"
+# A second county of the same city, added to the demo regions.
+OTHER_COUNTY = "450224000000"
+OTHER_COUNTY_TOWNSHIP = "450224100000"
+OTHER_COUNTY_VILLAGE = "450224100201"
+_OTHER_COUNTY_REGIONS = (
+    (OTHER_COUNTY, "融安县", "county", "450200000000"),
+    (OTHER_COUNTY_TOWNSHIP, "长安镇", "township", OTHER_COUNTY),
+    (OTHER_COUNTY_VILLAGE, "大巷村", "village", OTHER_COUNTY_TOWNSHIP),
+)
+
+Headers = dict[str, str]
+
+
+@dataclass
+class World:
+    household_id: uuid.UUID
+    member_id: uuid.UUID  # labour force, enrolled, pushed the job, bound to `victim_villager`
+    other_member_id: uuid.UUID  # enrolled and marked present at the session
+    id_number: str
+    job_id: uuid.UUID
+    push_id: uuid.UUID
+    training_id: uuid.UUID
+    session_id: uuid.UUID
+    visit_id: uuid.UUID
+    checkin_code: str
+    period: str
+    coordinator_id: uuid.UUID  # the village's coordinator
+    # A course in the next village with the same two members enrolled (and the second marked
+    # present): its staff reach the course, not the members.
+    shared_training_id: uuid.UUID
+    shared_session_id: uuid.UUID
+    # Everyone who may act on the victim's objects, by name.
+    insiders: dict[str, Headers] = field(default_factory=dict)
+    # Everyone who may not, by name.
+    outsiders: dict[str, Headers] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> list[str]:
+        """What no outsider's answer may contain."""
+        return [
+            str(value)
+            for value in (
+                self.household_id,
+                self.member_id,
+                self.other_member_id,
+                self.push_id,
+                self.training_id,
+                self.session_id,
+                self.visit_id,
+            )
+        ] + [self.id_number]
+
+
+async def _course(
+    db: AsyncSession, region: str, member_ids: tuple[uuid.UUID, uuid.UUID]
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A course under way in `region`, one session, both members enrolled, the second marked
+    present."""
+    now = datetime.now(UTC)
+    starts_at, ends_at = now - timedelta(minutes=10), now + timedelta(hours=4)
+    training = await db.scalar(
+        insert(Training)
+        .values(
+            title="电工技能培训",
+            type="职业技能",
+            region_code=region,
+            organizer="县人社局",
+            location="村委会",
+            capacity=5,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        .returning(Training.id)
+    )
+    sitting = await db.scalar(
+        insert(TrainingSession)
+        .values(training_id=training, starts_at=starts_at, ends_at=ends_at)
+        .returning(TrainingSession.id)
+    )
+    await db.execute(
+        insert(TrainingEnrollment),
+        [
+            {"training_id": training, "member_id": m, "status": "enrolled", "created_at": now}
+            for m in member_ids
+        ],
+    )
+    await db.execute(
+        insert(TrainingAttendance).values(
+            session_id=sitting,
+            member_id=member_ids[1],
+            training_id=training,
+            present=True,
+            source="roll",
+        )
+    )
+    return training, sitting
+
+
+async def build_world(
+    db: AsyncSession,
+    settings: Settings,
+    make_user: Callable,
+    auth: Callable[[UserAccount], Headers],
+) -> World:
+    await db.execute(
+        insert(Region),
+        [
+            {"code": code, "name": name, "level": level, "parent_code": parent}
+            for code, name, level, parent in _OTHER_COUNTY_REGIONS
+        ],
+    )
+    await db.commit()
+    id_number = synthetic_id_number()
+    household, (member, other_member) = await make_household(
+        db,
+        settings,
+        VICTIM_VILLAGE,
+        [PersonSpec("韦强", id_number=id_number), PersonSpec("韦梅", relation="之女")],
+    )
+    _, (neighbour,) = await make_household(db, settings, VICTIM_VILLAGE, [PersonSpec("杨一")])
+    coordinator = await make_user(Role.coordinator, [VICTIM_VILLAGE])
+    job = await db.scalar(
+        insert(Job)
+        .values(
+            title="电子厂普工",
+            employer="广东某电子厂",
+            region_code=VICTIM_VILLAGE,
+            location_type="省外",
+            wage_min=4000,
+            wage_max=6000,
+            headcount=10,
+            source="劳务协作",
+            valid_until=today() + timedelta(days=30),
+        )
+        .returning(Job.id)
+    )
+    push = await db.scalar(
+        insert(JobPush)
+        .values(
+            job_id=job,
+            member_id=member.id,
+            village_code=VICTIM_VILLAGE,
+            round=1,
+            pushed_by=coordinator.id,
+        )
+        .returning(JobPush.id)
+    )
+    now = datetime.now(UTC)
+    training, sitting = await _course(db, VICTIM_VILLAGE, (member.id, other_member.id))
+    # The same members on a course of the next village (a manager of the county enrolled them).
+    shared_training, shared_sitting = await _course(
+        db, SIBLING_VILLAGE, (member.id, other_member.id)
+    )
+    visit = uuid.uuid4()
+    await db.execute(
+        insert(Visit).values(
+            id=visit,
+            household_id=household.id,
+            coordinator_id=coordinator.id,
+            village_code=VICTIM_VILLAGE,
+            visited_at=now - timedelta(days=1),
+            method="in_person",
+            request_hash="0" * 64,
+        )
+    )
+    audit.record(
+        db,
+        Principal.system("security.world").actor,
+        action="update",
+        entity="member",
+        entity_id=member.id,
+        region_code=VICTIM_VILLAGE,
+        changes={"name": ("韦壮", "韦强")},
+    )
+    await db.commit()
+
+    async def villager(member_id: uuid.UUID) -> UserAccount:
+        user = await make_user(Role.villager)
+        await db.execute(
+            update(UserAccount).where(UserAccount.id == user.id).values(member_id=member_id)
+        )
+        await db.commit()
+        return user
+
+    code, _ = checkin.issue(settings.jwt_secret, training, sitting, 300)
+    world = World(
+        household_id=household.id,
+        member_id=member.id,
+        other_member_id=other_member.id,
+        id_number=id_number,
+        job_id=job,
+        push_id=push,
+        training_id=training,
+        session_id=sitting,
+        visit_id=visit,
+        checkin_code=code,
+        period=current_period(),
+        coordinator_id=coordinator.id,
+        shared_training_id=shared_training,
+        shared_session_id=shared_sitting,
+    )
+    world.insiders = {
+        "coordinator of the village": auth(coordinator),
+        "manager of the county": auth(await make_user(Role.manager, [VICTIM_COUNTY])),
+        "villager of the household": auth(await villager(member.id)),
+    }
+    world.outsiders = {
+        "coordinator of the next village": auth(
+            await make_user(Role.coordinator, [SIBLING_VILLAGE])
+        ),
+        "coordinator of another township": auth(
+            await make_user(Role.coordinator, [OTHER_TOWNSHIP_VILLAGE])
+        ),
+        "manager of another township": auth(await make_user(Role.manager, [OTHER_TOWNSHIP])),
+        "coordinator of another county": auth(
+            await make_user(Role.coordinator, [OTHER_COUNTY_VILLAGE])
+        ),
+        "manager of another county": auth(await make_user(Role.manager, [OTHER_COUNTY])),
+        "villager of another household": auth(await villager(neighbour.id)),
+    }
+    return world
+
+
+async def fingerprint(db: AsyncSession) -> dict[str, str]:
+    """Every table's content, hashed, in one query: any row added, removed or changed shows."""
+    # Table names from our own metadata, not from input.
+    digest = "md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), ''))"
+    select_digest = "SELECT '{0}', " + digest + ' FROM "{0}" AS r'  # noqa: S608
+    parts = [select_digest.format(t.name) for t in Base.metadata.sorted_tables]
+    rows = await db.execute(text(" UNION ALL ".join(parts)))
+    await db.rollback()
+    return dict(rows.all())
