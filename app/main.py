@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.audit.router import router as audit_router
 from app.auth.callers import AccountReader
 from app.auth.router import router as auth_router
+from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.dispatch import dispatch_by_prefix
@@ -99,6 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_docs(app)
     install_error_handlers(app)
+    # Inside the request context, so a 413 carries its request id and is logged.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        body_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        anonymous_bytes=settings.max_anonymous_body_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     # One router per domain (`app/<domain>/router.py`).
