@@ -21,6 +21,7 @@ from app.core.error_handlers import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.middleware import RequestContextMiddleware
+from app.core.rate_limit import WriteAllowance
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
 from app.health.router import router as health_router
@@ -54,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         review_metres=settings.visit_max_distance_km * 1000,
     )
     app.state.redis = app.state.arq = await connect_redis(settings)
+    app.state.write_allowance = WriteAllowance(app.state.redis, settings)
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     app.state.metrics.pool.pool = app.state.db.engine.pool
     app.state.metrics.batches.batchers = [

@@ -36,7 +36,7 @@ from app.core.errors import (
     declares_problems,
 )
 from app.core.logging import request_id_var
-from app.core.rate_limit import TooManyWrites, spend
+from app.core.rate_limit import TooManyWrites, WriteAllowance
 from app.core.routing import WRITE_METHODS
 from app.core.security import decode_access_token
 
@@ -110,19 +110,9 @@ async def read_caller(request: Request) -> Principal:
 
 
 async def _count_write(request: Request, principal: Principal) -> None:
-    """Writes per account (`WRITE_RATE_MAX` in `WRITE_RATE_WINDOW_SECONDS`), counted once the
-    caller is known, before the endpoint runs."""
-    state = request.app.state
-    settings = state.settings
-    if settings.write_rate_max:
-        await spend(
-            state.redis,
-            "write",
-            principal.user.id,
-            limit=settings.write_rate_max,
-            window_seconds=settings.write_rate_window_seconds,
-            error=TooManyWrites,
-        )
+    """Writes per account, counted once the caller is known, before the endpoint runs."""
+    allowance: WriteAllowance = request.app.state.write_allowance
+    await allowance.spend(principal.user.id)
 
 
 STAFF_ROLES = (Role.coordinator, Role.manager, Role.admin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from app.auth.models import Role
+from app.core.rate_limit import TooManyWrites, WriteAllowance
 from tests.households.factories import PersonSpec, make_household, synthetic_id_number
 
 VILLAGE = "450226100201"
@@ -67,3 +68,26 @@ def test_limits_are_documented(app):
     assert "payload_too_large" in reveal["responses"]["413"]["description"]
     me = document["paths"]["/api/v1/me"]["get"]
     assert "429" not in me["responses"] and "413" not in me["responses"]
+
+
+async def test_processes_claim_writes_in_chunks_never_past_the_limit(app, settings, monkeypatch):
+    """Two processes' allowances share one count in Redis: together they grant at most the
+    limit, asking Redis once per chunk (a twentieth of the limit)."""
+    monkeypatch.setattr(settings, "write_rate_max", 100)
+    first, second = (WriteAllowance(app.state.redis, settings) for _ in range(2))
+    account = uuid.uuid4()
+    granted = 0
+    refused: list[TooManyWrites] = []
+    for turn in range(130):
+        try:
+            await (first if turn % 3 else second).spend(account)
+            granted += 1
+        except TooManyWrites as error:
+            refused.append(error)
+    assert 90 <= granted <= 100
+    assert len(refused) == 130 - granted
+    assert 1 <= int(refused[0].headers["Retry-After"]) <= settings.write_rate_window_seconds + 1
+    keys = [key async for key in app.state.redis.scan_iter("rate:write:*")]
+    assert len(keys) == 1
+    # Each process asked once more, to be refused; then it refuses without asking.
+    assert int(await app.state.redis.get(keys[0])) == 100 + 2 * 5
