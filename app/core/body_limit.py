@@ -2,6 +2,8 @@
 
 A body declared (`Content-Length`) or streamed (chunked) past its limit answers 413
 problem+json; the rest of it is never read, so an oversized body costs neither memory nor time.
+A body declared within its limit passes untouched (the server holds it to its declared length);
+only a chunked one is counted as it streams.
 The limits: file uploads (multipart) have their own, every other body the general one, and a
 request without an `Authorization` header a small one, since every endpoint taking more than
 a login form needs a caller: an anonymous client cannot make the service parse a large body
@@ -64,8 +66,11 @@ class BodyLimitMiddleware:
             return
         limit, declared, what = self._limit(scope)
         detail = f"{what}不得超过 {_kib(limit)}"
-        if declared is not None and declared > limit:
-            await self._refuse(scope, receive, send, detail)
+        if declared is not None and declared >= 0:
+            if declared > limit:
+                await self._refuse(scope, receive, send, detail)
+            else:  # the server holds the body to its declared length: nothing to count
+                await self.app(scope, receive, send)
             return
         received = 0
         exceeded = False
