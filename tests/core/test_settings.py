@@ -140,3 +140,32 @@ def test_serve_refuses_to_start_in_production_with_dev_secret(tmp_path):
     assert result.returncode == 2
     assert "refusing to start" in result.stderr
     assert "JWT_SECRET" in result.stderr
+
+
+def test_wengang_dev_says_development_itself(monkeypatch):
+    """`make dev` runs `wengang dev` with no APP_ENV: the command sets development itself,
+    for its own settings and the API and worker it starts; production stays refused."""
+    import argparse
+
+    import app.devserver
+    from app.cli import cmd_dev
+    from app.core.config import get_settings
+
+    reached: list[str] = []
+    monkeypatch.setattr(
+        app.devserver, "run_dev", lambda options: reached.append(os.environ["APP_ENV"]) or 0
+    )
+    options = argparse.Namespace(host="127.0.0.1", port=0, no_worker=True, fake_wechat=True)
+    monkeypatch.delenv("APP_ENV")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as ran:
+            cmd_dev(options)
+        assert ran.value.code == 0 and reached == ["development"]
+        monkeypatch.setenv("APP_ENV", "production")
+        get_settings.cache_clear()
+        with pytest.raises(SystemExit) as refused:
+            cmd_dev(options)
+        assert refused.value.code == 2 and reached == ["development"]
+    finally:
+        get_settings.cache_clear()
