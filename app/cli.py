@@ -217,7 +217,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 def openapi_document() -> str:
     from app.main import create_app
 
-    schema = create_app(Settings(database_url=None, redis_url=None)).openapi()
+    schema = create_app(
+        Settings(app_env="development", database_url=None, redis_url=None)
+    ).openapi()
     return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
@@ -239,6 +241,8 @@ def cmd_openapi(args: argparse.Namespace) -> None:
 def cmd_dev(args: argparse.Namespace) -> None:
     from app.devserver import DevOptions, run_dev
 
+    # The development command says development itself; an explicit APP_ENV=production stops it.
+    os.environ.setdefault("APP_ENV", "development")
     if load_settings().app_env == "production":
         print("wengang: dev refuses to run with APP_ENV=production", file=sys.stderr)
         raise SystemExit(2)

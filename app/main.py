@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.audit.router import router as audit_router
 from app.auth.callers import AccountReader
 from app.auth.router import router as auth_router
+from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.dispatch import dispatch_by_prefix
@@ -20,6 +21,7 @@ from app.core.error_handlers import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.middleware import RequestContextMiddleware
+from app.core.rate_limit import WriteAllowance
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
 from app.health.router import router as health_router
@@ -53,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         review_metres=settings.visit_max_distance_km * 1000,
     )
     app.state.redis = app.state.arq = await connect_redis(settings)
+    app.state.write_allowance = WriteAllowance(app.state.redis, settings)
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     app.state.metrics.pool.pool = app.state.db.engine.pool
     app.state.metrics.batches.batchers = [
@@ -99,6 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_docs(app)
     install_error_handlers(app)
+    # Inside the request context, so a 413 carries its request id and is logged.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        body_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        anonymous_bytes=settings.max_anonymous_body_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     # One router per domain (`app/<domain>/router.py`).

@@ -155,6 +155,7 @@ async def measure(url: str, requests: int, rounds: int) -> list[str]:
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
+        app_env="development",
         database_url=url,
         redis_url=harness.REDIS_URL,
         log_level="WARNING",

@@ -71,6 +71,7 @@ def main() -> None:
     # As the benchmark servers run: the access log (INFO) off.
     ours = Settings(
         _env_file=None,  # type: ignore[call-arg]
+        app_env="development",
         database_url=None,
         redis_url=None,
         log_level="WARNING",

@@ -70,7 +70,7 @@ def psql(sql: str, url: str = ADMIN_URL) -> str:
 def seed(url: str, households: int, reseed: bool = False) -> str:
     """The registry database, seeded with `households` households once and then reused."""
     name = url.rsplit("/", 1)[1]
-    env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL}
+    env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "APP_ENV": "development"}
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
     members = int(psql("SELECT count(*) FROM member", url) or 0) if exists else 0
     if members and not reseed:
@@ -140,8 +140,11 @@ def running_server(url: str) -> Iterator[Server]:
     env = {
         "DATABASE_URL": url,
         "REDIS_URL": REDIS_URL,
+        "APP_ENV": "development",
         "LOG_LEVEL": "WARNING",
         "ACCESS_TOKEN_TTL_SECONDS": "3600",  # outlives any run
+        # One account writes thousands a second: counted as always, never refused.
+        "WRITE_RATE_MAX": "1000000000",
     }
     command = [str(BIN / "wengang"), "serve", "--host", "127.0.0.1", "--port"]
     with _serving("server", command, "/readyz", env) as base:

@@ -49,7 +49,7 @@ async def sample_id_numbers(url: str, count: int) -> list[str]:
     from app.households.models import Member
     from app.households.views import ID_NUMBER_CIPHER
 
-    cipher = PiiCipher.from_settings(Settings(_env_file=None))
+    cipher = PiiCipher.from_settings(Settings(_env_file=None, app_env="development"))
     engine = create_async_engine(normalise_database_url(url))
     async with engine.connect() as connection:
         blobs = (
@@ -76,7 +76,7 @@ async def explain_queries(url: str, id_number: str) -> dict[str, str]:
     from app.core.scope import Scope
     from app.households.models import Household, Member
 
-    cipher = PiiCipher.from_settings(Settings(_env_file=None))
+    cipher = PiiCipher.from_settings(Settings(_env_file=None, app_env="development"))
     lookup = (
         select(Member)
         .join(Household, Household.id == Member.household_id)

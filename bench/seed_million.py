@@ -74,7 +74,9 @@ def fresh_database() -> Settings:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
     asyncio.run(admin(f'CREATE DATABASE "{DB_NAME}"'))
     migrate(database_url())  # alembic runs its own event loop: outside ours
-    return Settings(_env_file=None, database_url=database_url(), redis_url=None)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, app_env="development", database_url=database_url(), redis_url=None
+    )
 
 
 def system_busy() -> float:

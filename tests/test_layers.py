@@ -18,6 +18,7 @@ FASTAPI_FACING = frozenset(
     {
         "app.main",
         "app.core.auth",  # the caller dependency
+        "app.core.body_limit",  # a middleware
         "app.core.deps",  # the session and page dependencies
         "app.core.dispatch",
         "app.core.docs",

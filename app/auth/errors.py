@@ -23,6 +23,10 @@ class RefreshTokenReused(InvalidToken):
     keeps_changes = True  # the family's revocation must survive this error
 
 
+class RefreshAccountDisabled(RefreshTokenInvalid):
+    keeps_changes = True  # the login's revocation must outlive the deactivation
+
+
 class PhoneAlreadyBound(Conflict):
     code, title = "phone_already_bound", "该手机号已绑定其他微信账号"
 

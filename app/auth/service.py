@@ -166,9 +166,11 @@ async def bind_phone(
     openid, unionid = user.wechat_openid, user.wechat_unionid
     if user.role == Role.villager and user.username is None:
         # The placeholder villager made at first login is retired in favour of the staff account.
+        # Revoked before the deactivation is flushed, which would revoke them too (a trigger),
+        # but under the plainer reason.
+        await tokens.revoke_all_for_user(session, user.id, "merged_into_staff")
         user.wechat_openid = None
         user.is_active = False
-        await tokens.revoke_all_for_user(session, user.id, "merged_into_staff")
         await session.flush()
     staff.wechat_openid, staff.wechat_unionid = openid, unionid
     return await _login(session, settings, staff)

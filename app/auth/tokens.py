@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.errors import RefreshTokenInvalid, RefreshTokenReused
+from app.auth.errors import RefreshAccountDisabled, RefreshTokenInvalid, RefreshTokenReused
 from app.auth.models import RefreshToken, UserAccount
 from app.core.config import Settings
 from app.core.security import fingerprint, issue_access_token, new_refresh_token
@@ -101,7 +101,7 @@ async def rotate(
     user = await session.get(UserAccount, token.user_id)
     if user is None or not user.is_active:
         await revoke_family(session, token.family_id, "account_disabled")
-        raise RefreshTokenInvalid("账号已停用")
+        raise RefreshAccountDisabled("账号已停用")
     if token.spent_at is None:  # a grace retry keeps the original time: the grace never grows
         token.spent_at = now
     refresh = _add_refresh_token(session, settings, user.id, token.family_id, token.id, now)

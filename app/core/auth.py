@@ -36,6 +36,8 @@ from app.core.errors import (
     declares_problems,
 )
 from app.core.logging import request_id_var
+from app.core.rate_limit import TooManyWrites, WriteAllowance
+from app.core.routing import WRITE_METHODS
 from app.core.security import decode_access_token
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -68,12 +70,15 @@ class Caller(OAuth2PasswordBearer):
         problems: tuple[type[AppError], ...] = (Unauthorized, InvalidToken, TokenExpired)
         if self.roles != frozenset(Role):  # some signed-in accounts are refused
             problems += (Forbidden,)
+        problems += (TooManyWrites,)
         declares_problems(*problems)(self)
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         principal = await read_caller(request)
         if principal.user.role not in self.roles:
             raise Forbidden("当前角色无权执行此操作")
+        if request.method in WRITE_METHODS:
+            await _count_write(request, principal)
         return principal
 
 
@@ -102,6 +107,12 @@ async def read_caller(request: Request) -> Principal:
         request_id=request_id_var.get(),
         client_address=request.client.host if request.client else None,
     )
+
+
+async def _count_write(request: Request, principal: Principal) -> None:
+    """Writes per account, counted once the caller is known, before the endpoint runs."""
+    allowance: WriteAllowance = request.app.state.write_allowance
+    await allowance.spend(principal.user.id)
 
 
 STAFF_ROLES = (Role.coordinator, Role.manager, Role.admin)

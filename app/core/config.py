@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.policy.field_work import DEFAULT_VISIT_MAX_DISTANCE_KM
 
 # Development defaults for secrets. They make `make dev` work out of the box and are refused,
-# like empty values, when APP_ENV=production (see `Settings.refuse_development_secrets`).
+# like empty values, unless APP_ENV says development or test (see
+# `Settings.refuse_development_secrets`): an unset APP_ENV means production.
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
 DEV_PII_KEY = "ZGV2LXBpaS1rZXktY2hhbmdlLW1lLTAxMjM0NTY3ODk="  # base64 of a 32-byte dev key
 DEV_PII_INDEX_KEY = "dev-pii-index-key-change-me"
@@ -40,7 +41,9 @@ def normalise_database_url(url: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    app_env: Literal["development", "test", "production"] = "development"
+    # Production unless said otherwise: a bare `wengang serve` must not run on the published
+    # development secrets. `wengang dev`, `make test` and the benchmarks set it themselves.
+    app_env: Literal["development", "test", "production"] = "production"
     log_level: str = "INFO"
     # json: one object a line, for a log pipeline; console: for a person (`wengang dev`).
     log_format: Literal["json", "console"] = "json"
@@ -91,6 +94,19 @@ class Settings(BaseSettings):
     # The same for reading the callers' accounts (app/auth/callers.py).
     account_read_lanes: int = Field(default=2, ge=1)
     account_read_batch: int = Field(default=32, ge=1)
+
+    # Request bodies (app/core/body_limit.py): file uploads (multipart), every other body, and
+    # any body of a request without an `Authorization` header (logins are small forms).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_anonymous_body_bytes: int = Field(default=16 * 1024, ge=1024)
+
+    # Per account (app/core/rate_limit.py): writes in a window (0 turns the limit off), and
+    # full ID-number reveals, by default at most 30 an hour.
+    write_rate_max: int = Field(default=300, ge=0)
+    write_rate_window_seconds: int = Field(default=60, ge=1)
+    id_reveal_max: int = Field(default=30, ge=0)
+    id_reveal_window_seconds: int = Field(default=3600, ge=1)
 
     # Login throttling: failed attempts per account, attempts per client address.
     login_account_max_failures: int = 5

@@ -42,6 +42,8 @@ class AppError(Exception):
     # Most errors undo the request's writes; a few must keep them (revoking a token family
     # when a stolen refresh token is replayed), and say so here.
     keeps_changes: ClassVar[bool] = False
+    # Answered only to writing methods: a dependency declaring it documents it on those alone.
+    writes_only: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -89,6 +91,10 @@ class Forbidden(AppError):
 
 class NotFound(AppError):
     status, code, title = 404, "not_found", "资源不存在"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "请求体过大"
 
 
 class Conflict(AppError):

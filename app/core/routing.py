@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from app.core.errors import (
     AppError,
+    PayloadTooLarge,
     Problem,
     ValidationFailed,
     declared_problems,
@@ -28,6 +29,7 @@ from app.core.errors import (
 )
 
 API_PREFIX = "/api/v1"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def operation_id(route: APIRoute) -> str:
@@ -69,6 +71,11 @@ class ApiRouter(APIRouter):
         route = self.routes[-1]
         assert isinstance(route, APIRoute)
         declared = tuple(_dependency_problems(route.dependant))
+        if route.methods & WRITE_METHODS:
+            # Any body may be too large (app/core/body_limit.py).
+            declared += (PayloadTooLarge,)
+        else:
+            declared = tuple(error for error in declared if not error.writes_only)
         if declared:
             shared = merge_responses(self.responses, problem_responses(*declared))
             route.responses = merge_responses(shared, responses or {})

@@ -4,13 +4,14 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import Header, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 
 from app.core.auth import CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
 from app.core.deps import Pagination, ReadSession, Session
-from app.core.errors import problem_responses
+from app.core.errors import declares_problems, problem_responses
 from app.core.periods import PERIOD_PATTERN
+from app.core.rate_limit import TooManyReveals, spend
 from app.core.routing import api_router
 from app.households import employment, service
 from app.households.errors import (
@@ -200,6 +201,24 @@ async def put_intent(
     return await employment.put_intent(session, caller, member_id, body)
 
 
+@declares_problems(TooManyReveals)
+async def count_reveal(request: Request, caller: Manager) -> None:
+    """Full ID numbers a manager may see: `ID_REVEAL_MAX` in `ID_REVEAL_WINDOW_SECONDS` (by
+    default 30 an hour), counted before the reveal, whether it finds the member or not."""
+    state = request.app.state
+    await spend(
+        state.redis,
+        "reveal",
+        caller.user.id,
+        limit=state.settings.id_reveal_max,
+        window_seconds=state.settings.id_reveal_window_seconds,
+        error=TooManyReveals,
+    )
+
+
+RevealAllowed = Annotated[None, Depends(count_reveal)]
+
+
 @router.post(
     "/members/{member_id}/id-number/reveal",
     summary="Reveal a member's full ID number",
@@ -210,6 +229,7 @@ async def reveal_id_number(
     member_id: uuid.UUID,
     body: RevealRequest,
     caller: Manager,
+    _: RevealAllowed,
     session: Session,
     request: Request,
 ) -> RevealedIdNumber:

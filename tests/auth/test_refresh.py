@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
-from app.auth.models import RefreshToken, Role
+from app.auth.models import RefreshToken, Role, UserAccount
 from app.core.security import fingerprint
 from tests.conftest import TEST_PASSWORD
 
@@ -118,4 +118,36 @@ async def test_logout_everywhere_invalidates_access_tokens(client, make_user, db
     response = await client.post("/api/v1/auth/logout", json={"everywhere": True}, headers=headers)
     assert response.status_code == 204
     assert (await client.get("/api/v1/me", headers=headers)).json()["code"] == "invalid_token"
+    assert (await _refresh(client, first["refresh_token"])).status_code == 401
+
+
+async def _set_active(db, active, *, triggers=True):
+    if not triggers:  # as a deactivation the database's trigger never saw
+        await db.execute(text("SET LOCAL session_replication_role = replica"))
+    await db.execute(update(UserAccount).values(is_active=active))
+    await db.commit()
+
+
+async def test_deactivation_revokes_refresh_tokens_for_good(client, make_user, db):
+    first = await _login(client, make_user)
+    await _set_active(db, False)
+    refused = await _refresh(client, first["refresh_token"])
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "refresh_token_invalid"
+    reasons = set((await db.scalars(select(RefreshToken.revoked_reason))).all())
+    assert reasons == {"account_disabled"}
+    await _set_active(db, True)
+    again = await _refresh(client, first["refresh_token"])
+    assert again.status_code == 401
+    assert again.json()["code"] == "refresh_token_invalid"
+
+
+async def test_refresh_of_a_deactivated_account_keeps_its_revocation(client, make_user, db):
+    """The refresh path's own revocation survives the 401 that reports it."""
+    first = await _login(client, make_user)
+    await _set_active(db, False, triggers=False)
+    refused = await _refresh(client, first["refresh_token"])
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "账号已停用"
+    await _set_active(db, True)
     assert (await _refresh(client, first["refresh_token"])).status_code == 401

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from app.auth.models import Role, UserAccount
+from app.auth.models import RefreshToken, Role, UserAccount
 from app.auth.wechat import ACCESS_TOKEN_KEY, WeChatClient
 
 LOGIN_URL = "/api/v1/auth/wechat/login"
@@ -104,6 +104,10 @@ async def test_phone_of_registered_coordinator_moves_wechat_to_that_account(clie
     # The placeholder villager is retired and its tokens no longer work.
     placeholder = await db.get(UserAccount, login["user"]["id"])
     assert placeholder is not None and placeholder.is_active is False
+    reasons = await db.scalars(
+        select(RefreshToken.revoked_reason).where(RefreshToken.user_id == placeholder.id)
+    )
+    assert set(reasons) == {"merged_into_staff"}
     refresh = await client.post(
         "/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]}
     )

@@ -69,10 +69,36 @@ def test_production_refuses_the_empty_secrets_of_env_example(tmp_path, monkeypat
         assert name in str(error.value)
 
 
-def test_development_accepts_its_defaults():
-    settings = Settings(_env_file=None)
-    assert settings.app_env == "development"
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_development_and_test_accept_the_defaults(app_env):
+    settings = Settings(_env_file=None, app_env=app_env)
+    assert settings.app_env == app_env
     assert settings.log_format == "json"
+
+
+def test_an_unset_app_env_is_production_and_refuses_development_secrets(monkeypatch):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    with pytest.raises(ValidationError) as error:
+        Settings(_env_file=None)
+    assert "APP_ENV=production" in str(error.value)
+    assert "JWT_SECRET" in str(error.value)
+    assert Settings(_env_file=None, **PRODUCTION_SECRETS).app_env == "production"
+
+
+def test_bare_serve_without_app_env_refuses_development_secrets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "JWT_SECRET"}}
+    env.update(DATABASE_URL="postgresql://db/wengang", REDIS_URL="redis://cache:6379/0")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "refusing to start" in result.stderr
+    assert "development defaults" in result.stderr
 
 
 def test_env_example_lists_every_setting():
@@ -93,7 +119,7 @@ def test_log_format_is_json_or_console():
 
 def test_previous_jwt_secrets_from_comma_list(monkeypatch):
     monkeypatch.setenv("JWT_PREVIOUS_SECRETS", "old-one, old-two")
-    settings = Settings(_env_file=None)
+    settings = Settings(_env_file=None, app_env="test")
     assert settings.jwt_previous_secrets == ["old-one", "old-two"]
     assert len(settings.jwt_keys) == 3
 
@@ -114,3 +140,32 @@ def test_serve_refuses_to_start_in_production_with_dev_secret(tmp_path):
     assert result.returncode == 2
     assert "refusing to start" in result.stderr
     assert "JWT_SECRET" in result.stderr
+
+
+def test_wengang_dev_says_development_itself(monkeypatch):
+    """`make dev` runs `wengang dev` with no APP_ENV: the command sets development itself,
+    for its own settings and the API and worker it starts; production stays refused."""
+    import argparse
+
+    import app.devserver
+    from app.cli import cmd_dev
+    from app.core.config import get_settings
+
+    reached: list[str] = []
+    monkeypatch.setattr(
+        app.devserver, "run_dev", lambda options: reached.append(os.environ["APP_ENV"]) or 0
+    )
+    options = argparse.Namespace(host="127.0.0.1", port=0, no_worker=True, fake_wechat=True)
+    monkeypatch.delenv("APP_ENV")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as ran:
+            cmd_dev(options)
+        assert ran.value.code == 0 and reached == ["development"]
+        monkeypatch.setenv("APP_ENV", "production")
+        get_settings.cache_clear()
+        with pytest.raises(SystemExit) as refused:
+            cmd_dev(options)
+        assert refused.value.code == 2 and reached == ["development"]
+    finally:
+        get_settings.cache_clear()
