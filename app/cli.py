@@ -57,7 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         access_log=False,
-        proxy_headers=True,
+        # The app decides which peers' X-Forwarded-For to believe (TRUSTED_PROXIES).
+        proxy_headers=False,
     )
 
 

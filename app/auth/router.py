@@ -29,7 +29,7 @@ from app.auth.schemas import (
 )
 from app.auth.throttle import LoginThrottle
 from app.auth.wechat import WeChatClient
-from app.core.auth import CurrentUser
+from app.core.auth import CurrentUser, client_address
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.deps import Session
@@ -56,14 +56,14 @@ async def get_throttle(request: Request) -> LoginThrottle:
     return LoginThrottle(request.app.state.redis, request.app.state.settings)
 
 
-async def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+async def login_address(request: Request) -> str:
+    return client_address(request)
 
 
 AppSettings = Annotated[Settings, Depends(app_settings)]
 WeChat = Annotated[WeChatClient, Depends(get_wechat)]
 Throttle = Annotated[LoginThrottle, Depends(get_throttle)]
-ClientAddress = Annotated[str, Depends(client_address)]
+ClientAddress = Annotated[str, Depends(login_address)]
 _wechat_errors = (WeChatCodeInvalid, WeChatRateLimited, WeChatUserBlocked, WeChatBusy, WeChatFailed)
 
 
@@ -127,8 +127,8 @@ async def token(
 ) -> TokenResponse:
     """OAuth2 token endpoint (form body). `grant_type=password` with `username`/`password` for
     people; `grant_type=client_credentials` with `client_id`/`client_secret` for county API
-    clients. Repeated failures are throttled per account and per address (429 with
-    `Retry-After`)."""
+    clients. Repeated failures for an account are throttled per address, and attempts per
+    address (429 with `Retry-After`); failures elsewhere never refuse the right password."""
     if form.grant_type == "password":
         name, secret, kind = form.username, form.password, AccountKind.person
     else:

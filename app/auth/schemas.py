@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.auth.models import AccountKind, Role
+from app.core.bodies import RequestBody
 
 
 class UserOut(BaseModel):
@@ -24,7 +25,7 @@ class UserOut(BaseModel):
     )
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(RequestBody):
     """The OAuth2 token endpoint's form: `username`/`password` for `grant_type=password`,
     `client_id`/`client_secret` for `grant_type=client_credentials`."""
 
@@ -33,6 +34,11 @@ class TokenRequest(BaseModel):
     password: str | None = Field(default=None, max_length=256)
     client_id: str | None = Field(default=None, max_length=64)
     client_secret: str | None = Field(default=None, max_length=256)
+    scope: str | None = Field(
+        default=None,
+        max_length=256,
+        description="OAuth2 scopes, sent by generic clients; none are defined, so it is ignored.",
+    )
 
 
 class TokenResponse(BaseModel):
@@ -43,9 +49,7 @@ class TokenResponse(BaseModel):
     user: UserOut
 
 
-class WeChatCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WeChatCode(RequestBody):
     code: str = Field(
         min_length=1,
         max_length=128,
@@ -57,15 +61,11 @@ class WeChatLoginResponse(TokenResponse):
     created: bool = Field(description="True when this WeChat user was seen for the first time.")
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefreshRequest(RequestBody):
     refresh_token: str = Field(min_length=1, max_length=256)
 
 
-class LogoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LogoutRequest(RequestBody):
     refresh_token: str | None = Field(
         default=None, max_length=256, description="The session to end; omit with `everywhere`."
     )

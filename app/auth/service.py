@@ -95,13 +95,13 @@ async def password_login(
     user = await session.scalar(
         select(UserAccount).where(func.lower(UserAccount.username) == username.lower())
     )
-    valid = verify_password(user.secret_hash if user else None, password)
+    valid = await verify_password(user.secret_hash if user else None, password)
     if user is None or not valid or user.kind != kind or not user.is_active:
-        await throttle.failed(username)
+        await throttle.failed(username, address)
         raise InvalidCredentials(
             "客户端标识或密钥错误" if kind is AccountKind.client else "用户名或密码错误"
         )
-    await throttle.succeeded(username)
+    await throttle.succeeded(username, address)
     return await _login(session, settings, user)
 
 
@@ -234,7 +234,7 @@ async def create_user(
         role=role,
         kind=kind,
         username=username,
-        secret_hash=hash_password(password) if password else None,
+        secret_hash=await hash_password(password) if password else None,
         display_name=display_name or username or "",
     )
     if phone:

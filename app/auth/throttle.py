@@ -1,4 +1,10 @@
-"""Login throttling in Redis: failures per account, attempts per client address."""
+"""Login throttling in Redis: failures per account and address, attempts per address.
+
+Failures are counted for an account *from one address*, and only that address is refused once
+they reach the limit: someone guessing a coordinator's password from one place cannot lock the
+coordinator out from another. Every attempt also counts against its address, whatever the
+account, which bounds how fast one address can guess across accounts.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from app.auth.errors import TooManyLoginAttempts
 from app.core.config import Settings
 
 
-def _key(kind: str, value: str) -> str:
-    # Hash the identifier: Redis keys should not carry login names or addresses in clear.
-    return f"login:{kind}:" + hashlib.sha256(value.lower().encode()).hexdigest()[:32]
+def _key(kind: str, *values: str) -> str:
+    # Hash the identifiers: Redis keys should not carry login names or addresses in clear.
+    text = "\0".join(value.lower() for value in values)
+    return f"login:{kind}:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class LoginThrottle:
@@ -21,7 +28,8 @@ class LoginThrottle:
         self._settings = settings
 
     async def admit(self, account: str | None, address: str) -> None:
-        """Count this attempt against the address; refuse if either limit is already reached."""
+        """Count this attempt against the address; refuse if the address has reached its limit,
+        or has failed too often for this account."""
         s = self._settings
         address_key = _key("addr", address)
         pipe = self._redis.pipeline(transaction=True)
@@ -37,23 +45,23 @@ class LoginThrottle:
             )
         if account is None:
             return
-        account_key = _key("acct", account)
+        failures_key = _key("fail", account, address)
         pipe = self._redis.pipeline(transaction=True)
-        pipe.get(account_key)
-        pipe.ttl(account_key)
+        pipe.get(failures_key)
+        pipe.ttl(failures_key)
         failures, ttl = await pipe.execute()
         if failures is not None and int(failures) >= s.login_account_max_failures:
             raise TooManyLoginAttempts(
-                "该账号连续登录失败次数过多，已暂时锁定",
+                "该账号在此网络地址连续登录失败次数过多，请稍后再试",
                 retry_after=ttl if ttl > 0 else s.login_account_window_seconds,
             )
 
-    async def failed(self, account: str) -> None:
-        key = _key("acct", account)
+    async def failed(self, account: str, address: str) -> None:
+        key = _key("fail", account, address)
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(key, 0, ex=self._settings.login_account_window_seconds, nx=True)
         pipe.incr(key)
         await pipe.execute()
 
-    async def succeeded(self, account: str) -> None:
-        await self._redis.delete(_key("acct", account))
+    async def succeeded(self, account: str, address: str) -> None:
+        await self._redis.delete(_key("fail", account, address))

@@ -26,6 +26,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
+from app.core.addresses import resolve_client
 from app.core.caller import AccountSnapshot, Principal, Role
 from app.core.errors import (
     AppError,
@@ -105,7 +106,15 @@ async def read_caller(request: Request) -> Principal:
         user=account,
         region_codes=tuple(record["region_codes"] or ()),
         request_id=request_id_var.get(),
-        client_address=request.client.host if request.client else None,
+        client_address=client_address(request) if request.client else None,
+    )
+
+
+def client_address(request: Request) -> str:
+    """The client's address, believing `X-Forwarded-For` only from `TRUSTED_PROXIES`."""
+    peer = request.client.host if request.client else None
+    return resolve_client(
+        peer, request.headers.getlist("x-forwarded-for"), request.app.state.settings.trusted_proxies
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -108,11 +109,16 @@ class Settings(BaseSettings):
     id_reveal_max: int = Field(default=30, ge=0)
     id_reveal_window_seconds: int = Field(default=3600, ge=1)
 
-    # Login throttling: failed attempts per account, attempts per client address.
+    # Login throttling: failed attempts per account from one address, attempts per address.
     login_account_max_failures: int = 5
     login_account_window_seconds: int = 15 * 60
     login_address_max_attempts: int = 30
     login_address_window_seconds: int = 60
+    # Reverse proxies (CIDRs, comma separated) whose `X-Forwarded-For` names the client; from
+    # any other peer the header is ignored, so a client cannot choose its own address.
+    trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = (
+        Field(default_factory=list)
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -124,6 +130,17 @@ class Settings(BaseSettings):
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [
+                ipaddress.ip_network(part.strip(), strict=False)
+                for part in value.split(",")
+                if part.strip()
+            ]
         return value
 
     @model_validator(mode="after")

@@ -13,9 +13,10 @@ the way, in registration order. Every segment before a route's first parameter i
 in its pattern, so a route that is not filed along a request's path cannot match it, and trying
 the others in the same order answers exactly as the full scan does: the first full match, else
 the first route matching the path with another method (405), else a redirect to the path with
-or without its trailing slash when that one has a route, else 404. Routes the index cannot see
-into (a `Host`, a route class with its own `matches`) are filed at the root: tried for every
-request, as before.
+or without its trailing slash when that one has a route, else 404. (One difference: a 405's
+`Allow` lists the methods of every route of the path, where Starlette names only the first's.)
+Routes the index cannot see into (a `Host`, a route class with its own `matches`) are filed at
+the root: tried for every request, as before.
 
 The index is built from the router's final route list on the first request, however the routes
 were grouped into routers, and rebuilt after the list changes.
@@ -30,7 +31,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette._utils import get_route_path
 from starlette.datastructures import URL
-from starlette.responses import RedirectResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.routing import BaseRoute, Match, Mount, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -166,16 +168,16 @@ class IndexedDispatch:
             scope["router"] = self.router
         index = self.index()
         route_path = get_route_path(scope)
-        partial: tuple[BaseRoute, Scope] | None = None
+        partials: list[tuple[BaseRoute, Scope]] = []
         for route in index.candidates(route_path):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 await self._handle(route, child_scope, scope, receive, send)
                 return
-            if match is Match.PARTIAL and partial is None:
-                partial = (route, child_scope)
-        if partial is not None:
-            await self._handle(*partial, scope, receive, send)
+            if match is Match.PARTIAL:
+                partials.append((route, child_scope))
+        if partials:
+            await self._method_not_allowed(partials, scope, receive, send)
             return
         if self.router.redirect_slashes and route_path != "/":
             redirect_scope = dict(scope)
@@ -188,6 +190,22 @@ class IndexedDispatch:
                 await redirect(scope, receive, send)
                 return
         await self.router.default(scope, receive, send)
+
+    @staticmethod
+    async def _method_not_allowed(
+        partials: list[tuple[BaseRoute, Scope]], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """405 from the first route matching the path, as Starlette answers, but `Allow` names
+        the methods of every route of the path (FastAPI makes a route per method)."""
+        route, child_scope = partials[0]
+        scope["route"] = route
+        scope.update(child_scope)
+        methods = sorted({m for r, _ in partials for m in getattr(r, "methods", None) or ()})
+        headers = {"Allow": ", ".join(methods)}
+        if "app" in scope:
+            raise HTTPException(status_code=405, headers=headers)
+        response = PlainTextResponse("Method Not Allowed", status_code=405, headers=headers)
+        await response(scope, receive, send)
 
     @staticmethod
     async def _handle(

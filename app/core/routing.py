@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from app.core.errors import (
     AppError,
+    BadRequest,
     PayloadTooLarge,
     Problem,
     ValidationFailed,
@@ -52,10 +53,11 @@ def _dependency_problems(dependant: Dependant) -> Iterator[type[AppError]]:
 
 class ApiRouter(APIRouter):
     """An `APIRouter` whose operations document every problem they may answer: the router's
-    shared ones, those its dependencies declare (the caller's 401 and 403, pagination's
-    `invalid_cursor`) and the operation's own (`responses=problem_responses(...)`), in that
-    order. Problems of one status add up (FastAPI would let an operation's own 422 replace the
-    router's `validation_failed`); any other entry replaces the router's."""
+    shared ones, `bad_request` for those that take a body, those their dependencies declare
+    (the caller's 401 and 403, pagination's `invalid_cursor`) and the operation's own
+    (`responses=problem_responses(...)`), in that order. Problems of one status add up
+    (FastAPI would let an operation's own 422 replace the router's `validation_failed`); any
+    other entry replaces the router's."""
 
     def add_api_route(
         self,
@@ -71,6 +73,9 @@ class ApiRouter(APIRouter):
         route = self.routes[-1]
         assert isinstance(route, APIRoute)
         declared = tuple(_dependency_problems(route.dependant))
+        if route.body_field is not None:
+            # A body that cannot be read at all (bad encoding, a broken form) answers 400.
+            declared = (BadRequest, *declared)
         if route.methods & WRITE_METHODS:
             # Any body may be too large (app/core/body_limit.py).
             declared += (PayloadTooLarge,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -26,11 +27,19 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("wengang-timing-equaliser")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+# argon2 takes a few hundred milliseconds of CPU by design; it runs in a worker thread (the
+# library releases the GIL) so the event loop keeps answering other requests meanwhile.
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(_verify_password, password_hash, password)
+
+
+def _verify_password(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from app.core.crypto import PiiCipher
 from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import declares_problems, problem_responses
 from app.core.periods import PERIOD_PATTERN
+from app.core.preconditions import IfMatch, parse_if_match
 from app.core.rate_limit import TooManyReveals, spend
 from app.core.routing import api_router
 from app.households import employment, service
@@ -39,20 +39,18 @@ from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, M
 
 router = api_router("", tags=["households"])
 
-_ETAG = re.compile(r'^(W/)?"?(\d+)"?$')
-
 
 def _cipher(request: Request) -> PiiCipher:
     return PiiCipher.from_settings(request.app.state.settings)
 
 
-def _if_match(value: str | None) -> int | None:
+def _if_match(value: str | None) -> IfMatch | None:
     if value is None:
         return None
-    match = _ETAG.match(value.strip())
-    if match is None:
-        raise BadIfMatch('If-Match 应为成员的 ETag，例如 "3"')
-    return int(match.group(2))
+    try:
+        return parse_if_match(value)
+    except ValueError:
+        raise BadIfMatch('If-Match 应为成员的 ETag（例如 "3"）或 *') from None
 
 
 @router.get("/households", summary="List households", name="list", response_model=HouseholdPage)
@@ -160,7 +158,13 @@ async def patch_member(
     session: Session,
     request: Request,
     response: Response,
-    if_match: Annotated[str | None, Header(description='The ETag you read, e.g. "3"')] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            description='The ETag you read, e.g. `"3"`, compared strongly (`W/"3"` matches '
+            "nothing); `*` for whatever version is current."
+        ),
+    ] = None,
 ) -> MemberOut:
     """Changes only the fields sent. A version other than the current one answers 412 and
     changes nothing. Every change is audited (personal fields by name only)."""

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.core.bodies import RequestBody
 from app.core.pagination import Page
 from app.core.periods import PERIOD_PATTERN
 from app.policy.values import (
@@ -21,9 +22,7 @@ from app.policy.values import (
 )
 
 
-class EmploymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EmploymentIn(RequestBody):
     status: EmploymentStatus
     region: WorkRegion | None = Field(default=None, description="省外 / 省内县外 / 县内")
     channel: Channel | None = None
@@ -57,9 +56,7 @@ class EmploymentOut(BaseModel):
     observed_at: datetime
 
 
-class IntentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IntentIn(RequestBody):
     intent: Intent
     reason: str | None = Field(default=None, max_length=200, description="Required for 无意愿")
     training_needs: list[str] = Field(default_factory=list, max_length=20)
@@ -98,10 +95,8 @@ class MemberOut(BaseModel):
     intent: IntentOut | None
 
 
-class MemberPatch(BaseModel):
+class MemberPatch(RequestBody):
     """Fields a coordinator may correct. Send `If-Match` (the ETag) or `version`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     relation: str | None = Field(default=None, min_length=1, max_length=16)
@@ -137,15 +132,11 @@ class HouseholdDetail(HouseholdOut):
     members: list[MemberOut]
 
 
-class IdNumberLookup(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IdNumberLookup(RequestBody):
     id_number: str = Field(min_length=1, max_length=40)
 
 
-class RevealRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RevealRequest(RequestBody):
     reason: str = Field(min_length=4, max_length=500, description="Why you need the full number")
 
 

@@ -19,6 +19,7 @@ from app.core.caller import Principal, Role
 from app.core.crypto import ID_NUMBER_INDEX, PHONE_INDEX, PiiCipher
 from app.core.pagination import PageRequest, next_cursor
 from app.core.periods import current_period
+from app.core.preconditions import IfMatch
 from app.core.scope import Scope
 from app.households import views
 from app.households.errors import HouseholdNotFound, MemberNotFound, StaleVersion, VersionRequired
@@ -211,14 +212,16 @@ async def update_member(
     cipher: PiiCipher,
     member_id: uuid.UUID,
     patch: MemberPatch,
-    if_match: int | None,
+    if_match: IfMatch | None,
 ) -> MemberOut:
-    expected = if_match if if_match is not None else patch.version
-    if expected is None:
+    """`if_match`, when given, decides; otherwise the body's `version`."""
+    if if_match is None and patch.version is None:
         raise VersionRequired("修改前请带上读取时的版本（If-Match 头或 version 字段）")
     member, household = await member_in_scope(session, principal, member_id, for_update=True)
-    if member.version != expected:
-        raise StaleVersion(f"您读取的是第 {expected} 版，当前为第 {member.version} 版")
+    if if_match is not None and not if_match.matches(member.version):
+        raise StaleVersion(f"If-Match 为 {if_match.describe()}，当前为第 {member.version} 版")
+    if if_match is None and member.version != patch.version:
+        raise StaleVersion(f"您读取的是第 {patch.version} 版，当前为第 {member.version} 版")
     changes: dict[str, tuple[Any, Any]] = {}
     personal: list[str] = []
     for field, value in patch.model_dump(exclude_unset=True, exclude={"version"}).items():

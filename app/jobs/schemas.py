@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.bodies import RequestBody
 from app.core.pagination import Items, Page
 from app.jobs.models import JobStatus, PushStatus
 from app.policy.values import Intent, JobSource, WorkRegion
@@ -13,9 +14,7 @@ from app.policy.values import Intent, JobSource, WorkRegion
 REGION_CODE = r"^\d{12}$"
 
 
-class JobIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JobIn(RequestBody):
     title: str = Field(min_length=1, max_length=100)
     employer: str = Field(min_length=1, max_length=128)
     region_code: str = Field(pattern=REGION_CODE, description="Where the job is (a known region)")
@@ -38,10 +37,8 @@ class JobIn(BaseModel):
         return self
 
 
-class JobPatch(BaseModel):
+class JobPatch(RequestBody):
     """Fields to change; the others stay as they are."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, min_length=1, max_length=100)
     employer: str | None = Field(default=None, min_length=1, max_length=128)
@@ -79,9 +76,7 @@ class JobOut(BaseModel):
     updated_at: datetime
 
 
-class PushIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PushIn(RequestBody):
     job_id: uuid.UUID
     member_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
@@ -107,9 +102,7 @@ class PushOutcome(PushOut):
     )
 
 
-class PushResultIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PushResultIn(RequestBody):
     result: Literal["viewed", "interested", "interviewed", "hired", "declined"] = Field(
         description="Moves forward only; `declined` from any state before `hired` or `declined`"
     )
@@ -122,9 +115,7 @@ class PushResultIn(BaseModel):
         return self
 
 
-class PushResponseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PushResponseIn(RequestBody):
     interested: bool
     reason: str | None = Field(default=None, max_length=200, description="Why not, if not")
 

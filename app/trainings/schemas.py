@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.core.bodies import RequestBody
 from app.core.pagination import Items, Page
 from app.policy.values import TrainingType
 
@@ -20,9 +21,7 @@ class AttendanceSource(StrEnum):
     checkin = "checkin"  # the villager scanned the session's code
 
 
-class SessionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SessionIn(RequestBody):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
 
@@ -33,9 +32,7 @@ class SessionIn(BaseModel):
         return self
 
 
-class TrainingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TrainingIn(RequestBody):
     title: str = Field(min_length=1, max_length=200)
     type: TrainingType
     region_code: str = Field(pattern=r"^\d{12}$", description="Where it is held: in your regions")
@@ -90,9 +87,7 @@ class TrainingDetail(TrainingSummary):
     sessions: list[SessionOut]
 
 
-class EnrollmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EnrollmentIn(RequestBody):
     member_id: uuid.UUID
 
 
@@ -115,9 +110,7 @@ class CancellationOut(BaseModel):
     )
 
 
-class AttendanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AttendanceIn(RequestBody):
     session_id: uuid.UUID
     member_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
     present: bool = True
@@ -139,9 +132,7 @@ class CheckinCode(BaseModel):
     session_id: uuid.UUID
 
 
-class CheckinIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CheckinIn(RequestBody):
     code: str = Field(min_length=1, max_length=512)
 
 
@@ -152,9 +143,7 @@ class CheckinOut(BaseModel):
     checked_in_at: datetime
 
 
-class CompletionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CompletionIn(RequestBody):
     member_id: uuid.UUID
     completed_on: date
     certificate_no: str | None = Field(default=None, min_length=1, max_length=64)

@@ -5,22 +5,19 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.core.bodies import RequestBody
 from app.core.pagination import Page
 from app.households.schemas import EmploymentIn, IntentIn
 from app.policy.values import VisitMethod
 
 
-class Location(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Location(RequestBody):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
-class MemberUpdate(BaseModel):
+class MemberUpdate(RequestBody):
     """What the visit found about one member; applied in the same transaction as the visit."""
-
-    model_config = ConfigDict(extra="forbid")
 
     member_id: uuid.UUID
     employment: EmploymentIn | None = Field(
@@ -29,9 +26,7 @@ class MemberUpdate(BaseModel):
     intent: IntentIn | None = None
 
 
-class VisitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VisitIn(RequestBody):
     id: uuid.UUID = Field(description="Chosen by the phone; resending it is safe.")
     household_id: uuid.UUID
     visited_at: AwareDatetime
