@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.auth.models import AccountKind, Role
+from app.core.types import Text
 
 
 class UserOut(BaseModel):
@@ -29,10 +30,10 @@ class TokenRequest(BaseModel):
     `client_id`/`client_secret` for `grant_type=client_credentials`."""
 
     grant_type: Literal["password", "client_credentials"]
-    username: str | None = Field(default=None, max_length=64)
-    password: str | None = Field(default=None, max_length=256)
-    client_id: str | None = Field(default=None, max_length=64)
-    client_secret: str | None = Field(default=None, max_length=256)
+    username: Text | None = Field(default=None, max_length=64)
+    password: Text | None = Field(default=None, max_length=256)
+    client_id: Text | None = Field(default=None, max_length=64)
+    client_secret: Text | None = Field(default=None, max_length=256)
 
 
 class TokenResponse(BaseModel):
@@ -44,7 +45,7 @@ class TokenResponse(BaseModel):
 
 
 class WeChatCode(BaseModel):
-    code: str = Field(
+    code: Text = Field(
         min_length=1,
         max_length=128,
         description="The code from `wx.login` or from the phone-number button.",
@@ -56,11 +57,11 @@ class WeChatLoginResponse(TokenResponse):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=256)
+    refresh_token: Text = Field(min_length=1, max_length=256)
 
 
 class LogoutRequest(BaseModel):
-    refresh_token: str | None = Field(
+    refresh_token: Text | None = Field(
         default=None, max_length=256, description="The session to end; omit with `everywhere`."
     )
     everywhere: bool = Field(

@@ -12,6 +12,7 @@ from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import problem_responses
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
+from app.core.types import Text
 from app.households import employment, service
 from app.households.errors import (
     BadIfMatch,
@@ -60,7 +61,7 @@ async def list_households(
     session: ReadSession,
     page: Pagination,
     village: Annotated[
-        str | None, Query(description="A village, or any region: everything under it")
+        Text | None, Query(description="A village, or any region: everything under it")
     ] = None,
     category: HouseholdCategory | None = None,
     monitor_type: MonitorType | None = None,

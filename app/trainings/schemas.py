@@ -4,9 +4,10 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.pagination import Items, Page
+from app.core.types import Instant, Text
 from app.policy.values import TrainingType
 
 
@@ -21,8 +22,8 @@ class AttendanceSource(StrEnum):
 
 
 class SessionIn(BaseModel):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _ends_after_starts(self) -> SessionIn:
@@ -34,14 +35,14 @@ class SessionIn(BaseModel):
 class TrainingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     type: TrainingType
-    region_code: str = Field(pattern=r"^\d{12}$", description="Where it is held: in your regions")
-    organizer: str = Field(min_length=1, max_length=128)
-    location: str = Field(min_length=1, max_length=200)
+    region_code: Text = Field(pattern=r"^\d{12}$", description="Where it is held: in your regions")
+    organizer: Text = Field(min_length=1, max_length=128)
+    location: Text = Field(min_length=1, max_length=200)
     capacity: int = Field(ge=1, le=10_000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     sessions: list[SessionIn] | None = Field(
         default=None,
         min_length=1,
@@ -134,7 +135,7 @@ class CheckinCode(BaseModel):
 
 
 class CheckinIn(BaseModel):
-    code: str = Field(min_length=1, max_length=512)
+    code: Text = Field(min_length=1, max_length=512)
 
 
 class CheckinOut(BaseModel):
@@ -147,7 +148,7 @@ class CheckinOut(BaseModel):
 class CompletionIn(BaseModel):
     member_id: uuid.UUID
     completed_on: date
-    certificate_no: str | None = Field(default=None, min_length=1, max_length=64)
+    certificate_no: Text | None = Field(default=None, min_length=1, max_length=64)
 
 
 class MemberTrainingOut(BaseModel):
