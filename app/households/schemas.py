@@ -105,7 +105,7 @@ class MemberPatch(Patch):
 
     name: Text | None = Field(default=None, min_length=1, max_length=64)
     relation: Text | None = Field(default=None, min_length=1, max_length=16)
-    phone: Text | None = Field(default=None, pattern=r"^1\d{10}$")
+    phone: str | None = Field(default=None, pattern=r"^1\d{10}$")
     labour_type: LabourType | None = None
     skills: list[Label] | None = Field(default=None, max_length=30)
     in_school: bool | None = None

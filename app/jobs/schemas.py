@@ -19,7 +19,7 @@ class JobIn(BaseModel):
 
     title: Text = Field(min_length=1, max_length=100)
     employer: Text = Field(min_length=1, max_length=128)
-    region_code: Text = Field(pattern=REGION_CODE, description="Where the job is (a known region)")
+    region_code: str = Field(pattern=REGION_CODE, description="Where the job is (a known region)")
     location_type: WorkRegion = Field(description="省外 / 省内县外 / 县内, seen from the county")
     wage_min: int = Field(ge=0, le=1_000_000, description="Monthly wage from, in yuan")
     wage_max: int = Field(ge=0, le=1_000_000, description="Monthly wage up to, in yuan")
@@ -46,7 +46,7 @@ class JobPatch(Patch):
 
     title: Text | None = Field(default=None, min_length=1, max_length=100)
     employer: Text | None = Field(default=None, min_length=1, max_length=128)
-    region_code: Text | None = Field(default=None, pattern=REGION_CODE)
+    region_code: str | None = Field(default=None, pattern=REGION_CODE)
     location_type: WorkRegion | None = None
     wage_min: int | None = Field(default=None, ge=0, le=1_000_000)
     wage_max: int | None = Field(default=None, ge=0, le=1_000_000)

@@ -37,7 +37,7 @@ class TrainingIn(BaseModel):
 
     title: Text = Field(min_length=1, max_length=200)
     type: TrainingType
-    region_code: Text = Field(pattern=r"^\d{12}$", description="Where it is held: in your regions")
+    region_code: str = Field(pattern=r"^\d{12}$", description="Where it is held: in your regions")
     organizer: Text = Field(min_length=1, max_length=128)
     location: Text = Field(min_length=1, max_length=200)
     capacity: int = Field(ge=1, le=10_000)
