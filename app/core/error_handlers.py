@@ -75,8 +75,18 @@ _HTTP_CODES = {
 }
 
 
+# FastAPI's 400 for a body it cannot read at all (bytes that are not UTF-8, nesting deeper than
+# the parser goes, a broken form). Malformed JSON it answers 422 `json_invalid`; so are these.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        errors = [{"field": "body", "message": validation.TEMPLATES["json_invalid"]}]
+        return problem_response(
+            422, ValidationFailed.code, ValidationFailed.title, "请求体无法解析", errors=errors
+        )
     code, title = _HTTP_CODES.get(
         exc.status_code, (HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"), "请求失败")
     )

@@ -204,3 +204,16 @@ async def test_a_value_the_database_refuses_is_a_422(app):
             response = await http.get("/cast", params={"value": value})
             assert response.status_code == 422, (value, response.text)
             assert response.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"title": "\xff\xfe"}', b"[" * 10_000 + b"]" * 10_000], ids=["utf8", "deep"]
+)
+async def test_an_unreadable_body_is_a_422(client, manager_headers, content):
+    response = await client.post(
+        "/api/v1/jobs",
+        content=content,
+        headers={**manager_headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert "body" in _fields(response)
