@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from app.auth.models import Role
-from app.core.periods import today
-from tests.households.factories import PersonSpec, make_household
+from tests.security.conftest import DOCUMENT, resolve, valid, variant
 
-DOCUMENT = json.loads(
-    (Path(__file__).parents[2] / "openapi" / "openapi.json").read_text(encoding="utf-8")
-)
-SCHEMAS = DOCUMENT["components"]["schemas"]
-COUNTY = "450226000000"
-TOWNSHIP = "450226100000"
-VILLAGE = "450226100201"
 PROBLEM = "application/problem+json"
 # One request, however hostile, answers well within this.
 TIMEOUT = 10.0
@@ -74,65 +62,8 @@ def _write_operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
 OPERATIONS = list(_write_operations())
 
 
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-def _variant(schema: dict[str, Any]) -> dict[str, Any]:
-    schema = _resolve(schema)
-    for variant in schema.get("anyOf", schema.get("oneOf", [])):
-        if _resolve(variant).get("type") != "null":
-            return _resolve(variant)
-    return schema
-
-
-_PATTERNS = {
-    r"^\d{12}$": TOWNSHIP,
-    r"^1\d{10}$": "13800138000",
-}
-
-
-def _valid(schema: dict[str, Any], name: str = "") -> Any:
-    """A value that the schema accepts (a best guess, enough to reach past validation)."""
-    schema = _variant(schema)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        return {
-            key: _valid(field, key)
-            for key, field in schema.get("properties", {}).items()
-            if key in schema.get("required", [])
-        }
-    if kind == "array":
-        return [_valid(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
-    if kind == "integer":
-        return max(schema.get("minimum", 1), 1)
-    if kind == "number":
-        return max(schema.get("minimum", 1), 1)
-    if kind == "boolean":
-        return False
-    if kind == "string":
-        fmt = schema.get("format")
-        if fmt == "uuid":
-            return str(uuid.uuid4())
-        if fmt == "date-time":
-            # An end after its start.
-            return f"2026-11-{21 if name.startswith('ends') else 20}T10:30:00+08:00"
-        if fmt == "date":
-            return (today() + timedelta(days=30)).isoformat()
-        if "pattern" in schema:
-            return _PATTERNS.get(schema["pattern"], schema.get("examples", ["2026-11"])[0])
-        return "x" * max(schema.get("minLength", 1), 4)
-    return "x"
-
-
 def _hostile_values(schema: dict[str, Any]) -> list[Any]:
-    schema = _variant(schema)
+    schema = variant(schema)
     kind = schema.get("type")
     if kind == "string" and schema.get("format") in {"date-time", "date"}:
         values: list[Any] = list(HOSTILE_INSTANTS)
@@ -141,7 +72,7 @@ def _hostile_values(schema: dict[str, Any]) -> list[Any]:
     elif kind in {"integer", "number"}:
         values = list(HOSTILE_NUMBERS)
     elif kind == "array":
-        item = _variant(schema.get("items", {}))
+        item = variant(schema.get("items", {}))
         values = [[value] for value in _hostile_values(item)[:6]] + [["x"] * 10_000]
     else:
         values = []
@@ -151,7 +82,7 @@ def _hostile_values(schema: dict[str, Any]) -> list[Any]:
 def _body_schema(operation: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     content = operation.get("requestBody", {}).get("content", {})
     for media_type, entry in content.items():
-        return media_type, _resolve(entry["schema"])
+        return media_type, resolve(entry["schema"])
     return None
 
 
@@ -159,7 +90,7 @@ def _path(path: str, operation: dict[str, Any], known: dict[str, Any]) -> str:
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "path":
             name = parameter["name"]
-            value = known.get(name, _valid(parameter["schema"]))
+            value = known.get(name, valid(parameter["schema"]))
             path = path.replace(f"{{{name}}}", str(value))
     return path
 
@@ -175,7 +106,7 @@ def _cases(
         yield "unexpected body", {"content": b"\x00" * 1000, "headers": json_type}
         return
     media_type, schema = found
-    base = _valid(schema)
+    base = valid(schema)
     base.update({name: value for name, value in known.items() if name in base})
     if media_type == "application/x-www-form-urlencoded":
         for name in schema.get("properties", {}):
@@ -218,39 +149,6 @@ def _cases(
     yield "form instead of JSON", {"data": {"a": "b"}}
     yield "multipart", {"files": {"file": ("a.json", b"{}", "application/json")}}
     yield "duplicate keys", {"content": '{"a": 1, "a": 2}', "headers": json_type}
-
-
-@pytest.fixture
-async def known(client, db, settings, staff) -> dict[str, Any]:
-    """Objects in the manager's county, so a hostile body reaches past "not found": the ids
-    the operations take by these names, in the path or in the body."""
-    _, [member] = await make_household(db, settings, VILLAGE, [PersonSpec("韦强")])
-    job = await client.post("/api/v1/jobs", json=_valid(SCHEMAS["JobIn"]), headers=staff)
-    training = await client.post(
-        "/api/v1/trainings", json=_valid(SCHEMAS["TrainingIn"]), headers=staff
-    )
-    assert job.status_code == 201, job.text
-    assert training.status_code == 201, training.text
-    ids = {
-        "member_id": str(member.id),
-        "member_ids": [str(member.id)],
-        "household_id": str(member.household_id),
-        "job_id": job.json()["id"],
-        "training_id": training.json()["id"],
-    }
-    push = await client.post(
-        "/api/v1/job-pushes",
-        json={"job_id": ids["job_id"], "member_ids": ids["member_ids"]},
-        headers=staff,
-    )
-    if push.status_code == 201:
-        ids["push_id"] = push.json()["items"][0]["id"]
-    return ids
-
-
-@pytest.fixture
-async def staff(make_user, auth) -> dict[str, str]:
-    return auth(await make_user(Role.manager, [COUNTY]))
 
 
 @pytest.mark.parametrize(
