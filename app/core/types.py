@@ -8,7 +8,7 @@ database (a NUL in a string, a year-1 instant at +14:00) and answering 500.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -63,7 +63,7 @@ _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 def _not_a_number(value: Any) -> Any:
     # pydantic reads a number (or a numeric string, as in a query) as seconds since 1970: a UTC
-    # instant with no offset written. An instant must say its offset, so only a time is read.
+    # instant with no offset written (or its day). Instants and days are read from text only.
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
         raise ValueError("应为带 UTC 偏移的 ISO 8601 时间，不能是数字")
     return value
@@ -81,6 +81,16 @@ def _bounded(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_bounded)]
 """A moment with its UTC offset: text only, offset within ±14:00, years 1900 to 2200."""
+
+
+def _bounded_day(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"年份应在 {EARLIEST_YEAR} 到 {LATEST_YEAR} 之间")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_bounded_day)]
+"""A calendar day, `YYYY-MM-DD`: text only (0 is not 1970-01-01), years 1900 to 2200."""
 
 
 def instant_in_range(value: datetime) -> bool:

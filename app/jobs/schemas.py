@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.pagination import Items, Page
-from app.core.types import Label, MultilineText, Patch, Text
+from app.core.types import Day, Label, MultilineText, Patch, Text
 from app.jobs.models import JobStatus, PushStatus
 from app.policy.values import Intent, JobSource, WorkRegion
 
@@ -27,7 +27,7 @@ class JobIn(BaseModel):
     requirements: MultilineText = Field(default="", max_length=2000)
     skills: list[Label] = Field(default_factory=list, max_length=30)
     source: JobSource
-    valid_until: date = Field(description="Last day the opening is valid (Asia/Shanghai)")
+    valid_until: Day = Field(description="Last day the opening is valid (Asia/Shanghai)")
     heavy_labour: bool = Field(
         default=False, description="Unsuitable for 弱劳动力或半劳动力: never matched to them"
     )
@@ -54,7 +54,7 @@ class JobPatch(Patch):
     requirements: MultilineText | None = Field(default=None, max_length=2000)
     skills: list[Label] | None = Field(default=None, max_length=30)
     source: JobSource | None = None
-    valid_until: date | None = None
+    valid_until: Day | None = None
     heavy_labour: bool | None = None
     status: JobStatus | None = None
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.pagination import Items, Page
-from app.core.types import Instant, Text
+from app.core.types import Day, Instant, Text
 from app.policy.values import TrainingType
 
 
@@ -147,7 +147,7 @@ class CheckinOut(BaseModel):
 
 class CompletionIn(BaseModel):
     member_id: uuid.UUID
-    completed_on: date
+    completed_on: Day
     certificate_no: Text | None = Field(default=None, min_length=1, max_length=64)
 
 

@@ -217,3 +217,12 @@ async def test_an_unreadable_body_is_a_422(client, manager_headers, content):
     )
     assert response.status_code == 422
     assert "body" in _fields(response)
+
+
+@pytest.mark.parametrize("valid_until", [0, 1_700_000_000, "0001-01-01", "9999-12-31"])
+async def test_days_are_text_and_in_range(client, manager_headers, valid_until):
+    response = await client.post(
+        "/api/v1/jobs", json=job_body(valid_until=valid_until), headers=manager_headers
+    )
+    assert response.status_code == 422
+    assert "body.valid_until" in _fields(response)
