@@ -31,7 +31,7 @@ _LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _refusing(pattern: re.Pattern[str], message: str) -> AfterValidator:
+def _refusing(pattern: re.Pattern[str], message: str) -> Any:
     def check(value: str) -> str:
         if pattern.search(value):
             raise ValueError(message)
@@ -40,10 +40,35 @@ def _refusing(pattern: re.Pattern[str], message: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-Text = Annotated[str, _refusing(_LINE_CONTROLS, "不能包含控制字符（含换行、制表符）或无效字符")]
+class _JsonSchemaPattern:
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.setdefault("pattern", self.pattern)
+        return schema
+
+
+def _documented(pattern: re.Pattern[str]) -> Any:
+    # The document says it too, so a generated client (and schemathesis) knows what is refused;
+    # the check itself stays the validator above, with its own message.
+    characters = pattern.pattern.removeprefix("[").removesuffix("]")
+    return _JsonSchemaPattern(f"^[^{characters}]*$")
+
+
+Text = Annotated[
+    str,
+    _refusing(_LINE_CONTROLS, "不能包含控制字符（含换行、制表符）或无效字符"),
+    _documented(_LINE_CONTROLS),
+]
 """One line of text: a name, a title, a reason, a form field."""
 
-MultilineText = Annotated[str, _refusing(_TEXT_CONTROLS, "不能包含控制字符或无效字符")]
+MultilineText = Annotated[
+    str, _refusing(_TEXT_CONTROLS, "不能包含控制字符或无效字符"), _documented(_TEXT_CONTROLS)
+]
 """Text that may run over lines (a job's requirements, a visit's notes): tab and line feed
 allowed, every other control character refused."""
 
