@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.models import AccountKind, Role
 from app.core.bodies import RequestBody
+from app.core.types import Text
 
 
 class UserOut(BaseModel):
@@ -30,11 +31,11 @@ class TokenRequest(RequestBody):
     `client_id`/`client_secret` for `grant_type=client_credentials`."""
 
     grant_type: Literal["password", "client_credentials"]
-    username: str | None = Field(default=None, max_length=64)
-    password: str | None = Field(default=None, max_length=256)
-    client_id: str | None = Field(default=None, max_length=64)
-    client_secret: str | None = Field(default=None, max_length=256)
-    scope: str | None = Field(
+    username: Text | None = Field(default=None, max_length=64)
+    password: Text | None = Field(default=None, max_length=256)
+    client_id: Text | None = Field(default=None, max_length=64)
+    client_secret: Text | None = Field(default=None, max_length=256)
+    scope: Text | None = Field(
         default=None,
         max_length=256,
         description="OAuth2 scopes, sent by generic clients; none are defined, so it is ignored.",
@@ -50,7 +51,7 @@ class TokenResponse(BaseModel):
 
 
 class WeChatCode(RequestBody):
-    code: str = Field(
+    code: Text = Field(
         min_length=1,
         max_length=128,
         description="The code from `wx.login` or from the phone-number button.",
@@ -62,11 +63,11 @@ class WeChatLoginResponse(TokenResponse):
 
 
 class RefreshRequest(RequestBody):
-    refresh_token: str = Field(min_length=1, max_length=256)
+    refresh_token: Text = Field(min_length=1, max_length=256)
 
 
 class LogoutRequest(RequestBody):
-    refresh_token: str | None = Field(
+    refresh_token: Text | None = Field(
         default=None, max_length=256, description="The session to end; omit with `everywhere`."
     )
     everywhere: bool = Field(

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, literal, or_, tuple_
 
 from app.core.errors import BadRequest
+from app.core.types import instant_in_range
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -89,6 +90,7 @@ def newest_first(
         at, last = datetime.fromisoformat(str(page.after[0])), uuid.UUID(str(page.after[1]))
     except (ValueError, IndexError) as exc:
         raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
+    _check_bound(at)
     return statement.where(or_(time_column < at, and_(time_column == at, id_column < last)))
 
 
@@ -114,13 +116,24 @@ def keyset(
         return statement
     try:
         values = [parse(value) for parse, value in zip(parsers, page.after, strict=True)]
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidCursor("游标无法解析，请从第一页重新开始") from exc
+    for value in values:
+        _check_bound(value)
     row = tuple_(*columns)
     after = tuple_(
         *(literal(value, column.type) for value, column in zip(values, columns, strict=True))
     )
     return statement.where(row < after if descending else row > after)
+
+
+def _check_bound(value: Any) -> None:
+    # A cursor is the client's text: a value decoded from it must be one the database and the
+    # driver can hold (an aware instant in range, a 64-bit integer), else it is not ours.
+    if isinstance(value, datetime) and not instant_in_range(value):
+        raise InvalidCursor("游标无法解析，请从第一页重新开始")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise InvalidCursor("游标无法解析，请从第一页重新开始")
 
 
 def keyset_key(*values: Any) -> list[Any]:

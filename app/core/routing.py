@@ -20,7 +20,6 @@ from fastapi.routing import APIRoute
 
 from app.core.errors import (
     AppError,
-    BadRequest,
     PayloadTooLarge,
     Problem,
     ValidationFailed,
@@ -73,9 +72,6 @@ class ApiRouter(APIRouter):
         route = self.routes[-1]
         assert isinstance(route, APIRoute)
         declared = tuple(_dependency_problems(route.dependant))
-        if route.body_field is not None:
-            # A body that cannot be read at all (bad encoding, a broken form) answers 400.
-            declared = (BadRequest, *declared)
         if route.methods & WRITE_METHODS:
             # Any body may be too large (app/core/body_limit.py).
             declared += (PayloadTooLarge,)

@@ -132,15 +132,15 @@ def _verify(settings: Settings, token: str) -> AccessClaims:
             issuer=settings.jwt_issuer,
             options={"require": _REQUIRED_CLAIMS},
         )
-        subject = uuid.UUID(str(payload["sub"]))
+        # A signed token can still carry times no datetime holds (exp beyond year 9999).
+        return AccessClaims(
+            subject=uuid.UUID(str(payload["sub"])),
+            role=str(payload.get("role", "")),
+            issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            token_id=str(payload.get("jti", "")),
+        )
     except jwt.ExpiredSignatureError as exc:
         raise TokenExpired("访问令牌已过期，请刷新") from exc
-    except (jwt.PyJWTError, ValueError) as exc:
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, OSError) as exc:
         raise InvalidToken("令牌校验失败") from exc
-    return AccessClaims(
-        subject=subject,
-        role=str(payload.get("role", "")),
-        issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
-        expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
-        token_id=str(payload.get("jti", "")),
-    )

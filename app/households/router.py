@@ -13,6 +13,7 @@ from app.core.periods import PERIOD_PATTERN
 from app.core.preconditions import IfMatch, parse_if_match
 from app.core.rate_limit import TooManyReveals, spend
 from app.core.routing import api_router
+from app.core.types import Text
 from app.households import employment, service
 from app.households.errors import (
     BadIfMatch,
@@ -59,7 +60,7 @@ async def list_households(
     session: ReadSession,
     page: Pagination,
     village: Annotated[
-        str | None, Query(description="A village, or any region: everything under it")
+        Text | None, Query(description="A village, or any region: everything under it")
     ] = None,
     category: HouseholdCategory | None = None,
     monitor_type: MonitorType | None = None,

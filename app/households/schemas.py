@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Page
 from app.core.periods import PERIOD_PATTERN
+from app.core.types import Instant, Label, MultilineText, Patch, Text
 from app.policy.values import (
     Channel,
     EmploymentStatus,
@@ -26,10 +27,10 @@ class EmploymentIn(RequestBody):
     status: EmploymentStatus
     region: WorkRegion | None = Field(default=None, description="省外 / 省内县外 / 县内")
     channel: Channel | None = None
-    employer: str | None = Field(default=None, max_length=128)
+    employer: Text | None = Field(default=None, max_length=128)
     months: int = Field(default=0, ge=0, le=12, description="Months worked this year (务工时间)")
     income: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    observed_at: AwareDatetime | None = Field(
+    observed_at: Instant | None = Field(
         default=None,
         description="When this was observed, with its UTC offset; defaults to now (a visit: "
         "its `visited_at`).",
@@ -58,9 +59,11 @@ class EmploymentOut(BaseModel):
 
 class IntentIn(RequestBody):
     intent: Intent
-    reason: str | None = Field(default=None, max_length=200, description="Required for 无意愿")
-    training_needs: list[str] = Field(default_factory=list, max_length=20)
-    wanted_job_types: list[str] = Field(default_factory=list, max_length=20)
+    reason: MultilineText | None = Field(
+        default=None, max_length=200, description="Required for 无意愿"
+    )
+    training_needs: list[Label] = Field(default_factory=list, max_length=20)
+    wanted_job_types: list[Label] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _no_intent_has_reason(self) -> IntentIn:
@@ -95,14 +98,16 @@ class MemberOut(BaseModel):
     intent: IntentOut | None
 
 
-class MemberPatch(RequestBody):
+class MemberPatch(Patch):
     """Fields a coordinator may correct. Send `If-Match` (the ETag) or `version`."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    relation: str | None = Field(default=None, min_length=1, max_length=16)
+    nullable = frozenset({"phone", "version"})
+
+    name: Text | None = Field(default=None, min_length=1, max_length=64)
+    relation: Text | None = Field(default=None, min_length=1, max_length=16)
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$")
     labour_type: LabourType | None = None
-    skills: list[str] | None = Field(default=None, max_length=30)
+    skills: list[Label] | None = Field(default=None, max_length=30)
     in_school: bool | None = None
     disability: bool | None = None
     version: int | None = Field(default=None, description="The version you read (or If-Match).")
@@ -133,11 +138,13 @@ class HouseholdDetail(HouseholdOut):
 
 
 class IdNumberLookup(RequestBody):
-    id_number: str = Field(min_length=1, max_length=40)
+    id_number: Text = Field(min_length=1, max_length=40)
 
 
 class RevealRequest(RequestBody):
-    reason: str = Field(min_length=4, max_length=500, description="Why you need the full number")
+    reason: MultilineText = Field(
+        min_length=4, max_length=500, description="Why you need the full number"
+    )
 
 
 class RevealedIdNumber(BaseModel):

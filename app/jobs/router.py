@@ -9,6 +9,7 @@ from app.core.auth import Staff, Villager
 from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import ValidationFailed, problem_responses
 from app.core.routing import api_router
+from app.core.types import Text
 from app.households.errors import MemberNotFound
 from app.jobs import matching, progress, pushes, service
 from app.jobs.errors import IllegalTransition, JobClosed, JobNotFound, NotLabourForce, PushNotFound
@@ -62,7 +63,9 @@ async def list_jobs(
     region: Annotated[
         str | None, Query(pattern=r"^\d{12}$", description="Jobs in this region or under it")
     ] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=50, description="Title prefix")] = None,
+    q: Annotated[
+        Text | None, Query(min_length=1, max_length=50, description="Title prefix")
+    ] = None,
 ) -> JobPage:
     """Openings are shared by all staff (not limited to your regions), newest first."""
     filters = service.JobFilters(

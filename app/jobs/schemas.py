@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Items, Page
+from app.core.types import Day, Label, MultilineText, Patch, Text
 from app.jobs.models import JobStatus, PushStatus
 from app.policy.values import Intent, JobSource, WorkRegion
 
@@ -15,17 +16,17 @@ REGION_CODE = r"^\d{12}$"
 
 
 class JobIn(RequestBody):
-    title: str = Field(min_length=1, max_length=100)
-    employer: str = Field(min_length=1, max_length=128)
+    title: Text = Field(min_length=1, max_length=100)
+    employer: Text = Field(min_length=1, max_length=128)
     region_code: str = Field(pattern=REGION_CODE, description="Where the job is (a known region)")
     location_type: WorkRegion = Field(description="省外 / 省内县外 / 县内, seen from the county")
     wage_min: int = Field(ge=0, le=1_000_000, description="Monthly wage from, in yuan")
     wage_max: int = Field(ge=0, le=1_000_000, description="Monthly wage up to, in yuan")
     headcount: int = Field(ge=1, le=100_000)
-    requirements: str = Field(default="", max_length=2000)
-    skills: list[str] = Field(default_factory=list, max_length=30)
+    requirements: MultilineText = Field(default="", max_length=2000)
+    skills: list[Label] = Field(default_factory=list, max_length=30)
     source: JobSource
-    valid_until: date = Field(description="Last day the opening is valid (Asia/Shanghai)")
+    valid_until: Day = Field(description="Last day the opening is valid (Asia/Shanghai)")
     heavy_labour: bool = Field(
         default=False, description="Unsuitable for 弱劳动力或半劳动力: never matched to them"
     )
@@ -37,20 +38,20 @@ class JobIn(RequestBody):
         return self
 
 
-class JobPatch(RequestBody):
+class JobPatch(Patch):
     """Fields to change; the others stay as they are."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=100)
-    employer: str | None = Field(default=None, min_length=1, max_length=128)
+    title: Text | None = Field(default=None, min_length=1, max_length=100)
+    employer: Text | None = Field(default=None, min_length=1, max_length=128)
     region_code: str | None = Field(default=None, pattern=REGION_CODE)
     location_type: WorkRegion | None = None
     wage_min: int | None = Field(default=None, ge=0, le=1_000_000)
     wage_max: int | None = Field(default=None, ge=0, le=1_000_000)
     headcount: int | None = Field(default=None, ge=1, le=100_000)
-    requirements: str | None = Field(default=None, max_length=2000)
-    skills: list[str] | None = Field(default=None, max_length=30)
+    requirements: MultilineText | None = Field(default=None, max_length=2000)
+    skills: list[Label] | None = Field(default=None, max_length=30)
     source: JobSource | None = None
-    valid_until: date | None = None
+    valid_until: Day | None = None
     heavy_labour: bool | None = None
     status: JobStatus | None = None
 
@@ -106,7 +107,9 @@ class PushResultIn(RequestBody):
     result: Literal["viewed", "interested", "interviewed", "hired", "declined"] = Field(
         description="Moves forward only; `declined` from any state before `hired` or `declined`"
     )
-    reason: str | None = Field(default=None, max_length=200, description="Required for declined")
+    reason: MultilineText | None = Field(
+        default=None, max_length=200, description="Required for declined"
+    )
 
     @model_validator(mode="after")
     def _declined_has_reason(self) -> PushResultIn:
@@ -117,7 +120,9 @@ class PushResultIn(RequestBody):
 
 class PushResponseIn(RequestBody):
     interested: bool
-    reason: str | None = Field(default=None, max_length=200, description="Why not, if not")
+    reason: MultilineText | None = Field(
+        default=None, max_length=200, description="Why not, if not"
+    )
 
 
 class PushProgress(BaseModel):

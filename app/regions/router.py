@@ -8,13 +8,14 @@ from app.core.auth import CurrentUser
 from app.core.deps import Pagination, ReadSession
 from app.core.errors import problem_responses
 from app.core.routing import api_router
+from app.core.types import Text
 from app.regions import service
 from app.regions.errors import RegionNotFound
 from app.regions.schemas import RegionDetail, RegionOut, RegionPage
 
 router = api_router("/regions", tags=["regions"])
 
-RegionCode = Annotated[str, Path(description="12-digit division code", examples=["450226100201"])]
+RegionCode = Annotated[Text, Path(description="12-digit division code", examples=["450226100201"])]
 
 
 @router.get(
@@ -29,7 +30,8 @@ async def list_regions(
     caller: CurrentUser,
     page: Pagination,
     parent: Annotated[
-        str | None, Query(description="List the children of this region", examples=["450226000000"])
+        Text | None,
+        Query(description="List the children of this region", examples=["450226000000"]),
     ] = None,
 ) -> RegionPage:
     """Children of `parent` within your scope; without `parent`, the regions you are assigned

@@ -4,12 +4,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query, Request, status
-from pydantic import AwareDatetime
 
 from app.core.auth import Staff, Villager
 from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import problem_responses
 from app.core.routing import api_router, instant_from, instant_to
+from app.core.types import Instant
 from app.households.errors import MemberNotFound
 from app.policy.values import TrainingType
 from app.regions.errors import RegionNotFound
@@ -67,8 +67,8 @@ async def list_trainings(
     session: ReadSession,
     page: Pagination,
     type: TrainingType | None = None,
-    from_: Annotated[AwareDatetime | None, instant_from("Starting")] = None,
-    to: Annotated[AwareDatetime | None, instant_to("Starting")] = None,
+    from_: Annotated[Instant | None, instant_from("Starting")] = None,
+    to: Annotated[Instant | None, instant_to("Starting")] = None,
 ) -> TrainingPage:
     """Trainings held within your regions, latest start first, with how many are enrolled
     and waitlisted."""

@@ -4,10 +4,11 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Items, Page
+from app.core.types import Day, Instant, Text
 from app.policy.values import TrainingType
 
 
@@ -22,8 +23,8 @@ class AttendanceSource(StrEnum):
 
 
 class SessionIn(RequestBody):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _ends_after_starts(self) -> SessionIn:
@@ -33,14 +34,14 @@ class SessionIn(RequestBody):
 
 
 class TrainingIn(RequestBody):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     type: TrainingType
     region_code: str = Field(pattern=r"^\d{12}$", description="Where it is held: in your regions")
-    organizer: str = Field(min_length=1, max_length=128)
-    location: str = Field(min_length=1, max_length=200)
+    organizer: Text = Field(min_length=1, max_length=128)
+    location: Text = Field(min_length=1, max_length=200)
     capacity: int = Field(ge=1, le=10_000)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     sessions: list[SessionIn] | None = Field(
         default=None,
         min_length=1,
@@ -133,7 +134,7 @@ class CheckinCode(BaseModel):
 
 
 class CheckinIn(RequestBody):
-    code: str = Field(min_length=1, max_length=512)
+    code: Text = Field(min_length=1, max_length=512)
 
 
 class CheckinOut(BaseModel):
@@ -145,8 +146,8 @@ class CheckinOut(BaseModel):
 
 class CompletionIn(RequestBody):
     member_id: uuid.UUID
-    completed_on: date
-    certificate_no: str | None = Field(default=None, min_length=1, max_length=64)
+    completed_on: Day
+    certificate_no: Text | None = Field(default=None, min_length=1, max_length=64)
 
 
 class MemberTrainingOut(BaseModel):

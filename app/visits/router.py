@@ -4,12 +4,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from app.core.auth import Staff
 from app.core.deps import Pagination, ReadSession
 from app.core.errors import problem_responses
 from app.core.routing import api_router, instant_from, instant_to
+from app.core.types import Instant
 from app.households.errors import HouseholdNotFound
 from app.visits import service
 from app.visits.errors import MemberNotInHousehold, VisitIdConflict
@@ -56,8 +56,8 @@ async def list_visits(
     page: Pagination,
     household_id: uuid.UUID | None = None,
     coordinator: Annotated[uuid.UUID | None, Query(description="The visiting account")] = None,
-    from_: Annotated[AwareDatetime | None, instant_from("Visited")] = None,
-    to: Annotated[AwareDatetime | None, instant_to("Visited")] = None,
+    from_: Annotated[Instant | None, instant_from("Visited")] = None,
+    to: Annotated[Instant | None, instant_to("Visited")] = None,
     needs_review: Annotated[
         bool | None, Query(description="Only visits flagged (or not) for their location")
     ] = None,

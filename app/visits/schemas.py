@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Page
+from app.core.types import Instant, MultilineText
 from app.households.schemas import EmploymentIn, IntentIn
 from app.policy.values import VisitMethod
 
@@ -29,10 +30,10 @@ class MemberUpdate(RequestBody):
 class VisitIn(RequestBody):
     id: uuid.UUID = Field(description="Chosen by the phone; resending it is safe.")
     household_id: uuid.UUID
-    visited_at: AwareDatetime
+    visited_at: Instant
     method: VisitMethod
     location: Location | None = None
-    notes: str = Field(default="", max_length=2000)
+    notes: MultilineText = Field(default="", max_length=2000)
     member_updates: list[MemberUpdate] = Field(default_factory=list, max_length=30)
 
 
