@@ -34,9 +34,9 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asgi
 import harness  # also puts the project on sys.path; first
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -48,33 +48,11 @@ from app.core.errors import Forbidden
 DATABASE = "wengang_bench_caller"
 
 
-def _request(path: str, token: str) -> tuple[dict[str, Any], Callable[[], Awaitable[Any]]]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("bench", 80),
-    }
-    body = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> dict[str, Any]:
-        return body
-
-    return scope, receive
-
-
 async def _time(app: Any, path: str, token: str, requests: int) -> tuple[float, float]:
     """Microseconds of this process's CPU, and of the clock, per request over `requests`
     sequential requests (each checked: 200)."""
-    scope, receive = _request(path, token)
+    scope = asgi.get_scope(path, [(b"authorization", f"Bearer {token}".encode())])
+    receive = asgi.receive
     statuses: list[int] = []
 
     async def send(message: dict[str, Any]) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
+import asgi
 import floor
 import harness  # puts the project on sys.path
 from fastapi import FastAPI
@@ -26,36 +26,8 @@ from app.main import create_app
 
 
 def request(app: FastAPI, path: str) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("bench", 80),
-    }
-    status: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-
-    coroutine = app(scope, receive, send)
-    try:
-        while True:
-            coroutine.send(None)
-    except StopIteration:
-        pass
-    assert status == [200], (path, status)
+    status = asgi.drive(app, path)
+    assert status == 200, (path, status)
 
 
 def full_scan(app: FastAPI) -> FastAPI:

@@ -23,6 +23,7 @@ from starlette.routing import Host, Mount, Route
 
 from app.cli import OPENAPI_PATH
 from app.core.dispatch import RouteIndex, dispatch_by_prefix, literal_segments
+from bench.asgi import drive
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 SAMPLE_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?}")
@@ -288,40 +289,6 @@ def wide_app(indexed: bool) -> FastAPI:
     return app
 
 
-def request_in_process(app: FastAPI, path: str) -> int:
-    """One GET through the whole ASGI app, driven without an event loop (nothing in it waits
-    on I/O), so the figures hold the request's own work and nothing else."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
-    messages: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    coroutine = app(scope, receive, send)
-    try:
-        while True:
-            coroutine.send(None)
-    except StopIteration:
-        pass
-    return messages[0]["status"]
-
-
 def bytecode_instructions(app: FastAPI, path: str) -> int:
     """Python bytecode instructions executed by one request: exact, whatever the machine's load."""
     count = 0
@@ -338,7 +305,7 @@ def bytecode_instructions(app: FastAPI, path: str) -> int:
 
     sys.settrace(per_call)
     try:
-        request_in_process(app, path)
+        drive(app, path)
     finally:
         sys.settrace(None)
     return count
@@ -352,7 +319,7 @@ def microseconds(app: FastAPI, paths: tuple[str, ...], rounds: int = 15, calls: 
         for path in paths:
             started = time.perf_counter()
             for _ in range(calls):
-                request_in_process(app, path)
+                drive(app, path)
             best[path] = min(best[path], (time.perf_counter() - started) / calls * 1e6)
     return best
 
@@ -362,7 +329,7 @@ def test_last_route_costs_what_the_first_does(indexed):
     app = wide_app(indexed)
     assert len(app.routes) > 3 * ROUTERS
     # Also builds the index and pays each path's first-time costs before anything is counted.
-    assert request_in_process(app, FIRST) == request_in_process(app, LAST) == 200
+    assert drive(app, FIRST) == drive(app, LAST) == 200
     instructions = bytecode_instructions(app, LAST) / bytecode_instructions(app, FIRST)
     if indexed:
         assert instructions <= 1.02, instructions
