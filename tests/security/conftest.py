@@ -1,84 +1,19 @@
-"""The app's OpenAPI document as the security tests read it, values its schemas accept, and
-objects of a county for requests to reach past "not found"."""
+"""Objects of a county for requests to reach past "not found", and a county manager to send
+them; values the schemas accept come from `openapi_requests`."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.auth.models import Role
-from app.core.periods import current_period, today
+from app.core.periods import current_period
 from tests.households.factories import PersonSpec, make_household
+from tests.security.openapi_requests import SCHEMAS, valid
 
-DOCUMENT = json.loads(
-    (Path(__file__).parents[2] / "openapi" / "openapi.json").read_text(encoding="utf-8")
-)
-SCHEMAS = DOCUMENT["components"]["schemas"]
 COUNTY = "450226000000"
-TOWNSHIP = "450226100000"
 VILLAGE = "450226100201"
-
-
-def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-def variant(schema: dict[str, Any]) -> dict[str, Any]:
-    schema = resolve(schema)
-    for variant in schema.get("anyOf", schema.get("oneOf", [])):
-        if resolve(variant).get("type") != "null":
-            return resolve(variant)
-    return schema
-
-
-_PATTERNS = {
-    r"^\d{12}$": TOWNSHIP,
-    r"^1\d{10}$": "13800138000",
-}
-
-
-def valid(schema: dict[str, Any], name: str = "") -> Any:
-    """A value that the schema accepts (a best guess, enough to reach past validation)."""
-    schema = variant(schema)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        return {
-            key: valid(field, key)
-            for key, field in schema.get("properties", {}).items()
-            if key in schema.get("required", [])
-        }
-    if kind == "array":
-        return [valid(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
-    if kind == "integer":
-        return max(schema.get("minimum", 1), 1)
-    if kind == "number":
-        return max(schema.get("minimum", 1), 1)
-    if kind == "boolean":
-        return False
-    if kind == "string":
-        fmt = schema.get("format")
-        if fmt == "uuid":
-            return str(uuid.uuid4())
-        if fmt == "date-time":
-            # An end after its start.
-            return f"2026-11-{21 if name.startswith('ends') else 20}T10:30:00+08:00"
-        if fmt == "date":
-            return (today() + timedelta(days=30)).isoformat()
-        if "pattern" in schema:
-            return _PATTERNS.get(schema["pattern"], schema.get("examples", ["2026-11"])[0])
-        return "x" * max(schema.get("minLength", 1), 4)
-    return "x"
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from app.cli import OPENAPI_PATH
 from app.core.periods import today
 from tests.security.world import VICTIM_VILLAGE, World
 
-OPENAPI = json.loads((Path(__file__).parents[2] / "openapi" / "openapi.json").read_text())
+DOCUMENT = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+SCHEMAS = DOCUMENT["components"]["schemas"]
 METHODS = ("get", "post", "put", "patch", "delete")
 # Names of parameters and fields that identify an object or a region.
 REGION_NAMES = frozenset({"code", "region", "village", "parent", "region_code"})
@@ -38,7 +39,7 @@ class Operation:
 
 
 def operations() -> Iterator[Operation]:
-    for path, items in OPENAPI["paths"].items():
+    for path, items in DOCUMENT["paths"].items():
         for method, spec in items.items():
             if method in METHODS:
                 yield Operation(spec["operationId"], method, path, spec)
@@ -47,7 +48,7 @@ def operations() -> Iterator[Operation]:
 def resolve(schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = OPENAPI["components"]["schemas"][name]
+        schema = SCHEMAS[name]
     for key in ("anyOf", "oneOf"):
         if key in schema:
             branches = [b for b in schema[key] if b.get("type") != "null"]
@@ -60,6 +61,49 @@ def body_schema(operation: Operation) -> dict[str, Any] | None:
     if "application/json" not in content:
         return None
     return resolve(content["application/json"]["schema"])
+
+
+_PATTERNS = {
+    r"^\d{12}$": "450226100000",  # a township of the demo county
+    r"^1\d{10}$": "13800138000",
+}
+
+
+def valid(schema: dict[str, Any], name: str = "") -> Any:
+    """A value that the schema accepts (a best guess, enough to reach past validation)."""
+    schema = resolve(schema)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {
+            key: valid(field, key)
+            for key, field in schema.get("properties", {}).items()
+            if key in schema.get("required", [])
+        }
+    if kind == "array":
+        return [valid(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if kind == "integer":
+        return max(schema.get("minimum", 1), 1)
+    if kind == "number":
+        return max(schema.get("minimum", 1), 1)
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        fmt = schema.get("format")
+        if fmt == "uuid":
+            return str(uuid.uuid4())
+        if fmt == "date-time":
+            # An end after its start.
+            return f"2026-11-{21 if name.startswith('ends') else 20}T10:30:00+08:00"
+        if fmt == "date":
+            return (today() + timedelta(days=30)).isoformat()
+        if "pattern" in schema:
+            return _PATTERNS.get(schema["pattern"], schema.get("examples", ["2026-11"])[0])
+        return "x" * max(schema.get("minLength", 1), 4)
+    return "x"
 
 
 def identifies(name: str, schema: dict[str, Any]) -> bool:

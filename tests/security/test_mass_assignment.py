@@ -11,7 +11,7 @@ import pytest
 
 from app.auth.models import Role
 from tests.security.openapi_requests import (
-    OPENAPI,
+    SCHEMAS,
     Operation,
     body_schema,
     operations,
@@ -105,8 +105,8 @@ def _objects_in(schema: dict, seen: set[str]):
         if name in seen:
             return
         seen.add(name)
-        yield name, OPENAPI["components"]["schemas"][name]
-        yield from _objects_in(OPENAPI["components"]["schemas"][name], seen)
+        yield name, SCHEMAS[name]
+        yield from _objects_in(SCHEMAS[name], seen)
         return
     for key in ("anyOf", "oneOf", "allOf"):
         for branch in schema.get(key, []):

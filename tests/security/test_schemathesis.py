@@ -9,9 +9,7 @@ stays green and honest; one that starts to pass must be taken off the list."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,10 +27,8 @@ from schemathesis.checks import (
 from schemathesis.core.failures import Failure, FailureGroup
 
 from app.auth.models import Role
+from tests.security.openapi_requests import DOCUMENT
 
-DOCUMENT = json.loads(
-    (Path(__file__).parents[2] / "openapi" / "openapi.json").read_text(encoding="utf-8")
-)
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 CHECKS: list[Callable[..., Any]] = [
