@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -85,17 +86,22 @@ def test_an_unset_app_env_is_production_and_refuses_development_secrets(monkeypa
     assert Settings(_env_file=None, **PRODUCTION_SECRETS).app_env == "production"
 
 
-def test_bare_serve_without_app_env_refuses_development_secrets(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "JWT_SECRET"}}
-    env.update(DATABASE_URL="postgresql://db/wengang", REDIS_URL="redis://cache:6379/0")
-    result = subprocess.run(
+def _serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`wengang serve` in a fresh process with `env`: it must refuse before it binds."""
+    return subprocess.run(
         [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_bare_serve_without_app_env_refuses_development_secrets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "JWT_SECRET"}}
+    env.update(DATABASE_URL="postgresql://db/wengang", REDIS_URL="redis://cache:6379/0")
+    result = _serve(env, tmp_path)
     assert result.returncode == 2
     assert "refusing to start" in result.stderr
     assert "development defaults" in result.stderr
@@ -129,14 +135,7 @@ def test_serve_refuses_to_start_in_production_with_dev_secret(tmp_path):
         k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "DATABASE_URL", "REDIS_URL"}
     }
     env.update(APP_ENV="production", JWT_SECRET=DEV_JWT_SECRET)
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve(env, tmp_path)
     assert result.returncode == 2
     assert "refusing to start" in result.stderr
     assert "JWT_SECRET" in result.stderr
