@@ -3,6 +3,14 @@
 from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, UserAccount, UserRegion
 from app.core.db import Base
+from app.feed.models import (
+    FeedConflict,
+    FeedCursor,
+    FeedImport,
+    FeedRowError,
+    FeedSetting,
+    FeedSyncRun,
+)
 from app.households.models import Household, Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region

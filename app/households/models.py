@@ -86,6 +86,9 @@ class Member(UUIDPrimaryKey, Timestamps, Base):
     in_school: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     disability: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    # Set when the feed says the person left the registry: kept for history and audit, gone
+    # from every list.
+    deleted_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
