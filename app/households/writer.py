@@ -14,6 +14,9 @@ statement then, for the whole batch:
   `visited_at`); a hire (`keeps_months_and_income`) keeps the months and income already
   recorded for the month; an intent's reason is trimmed of whitespace as Python's `str.strip`
   knows it (full-width spaces and tabs too) and stored as none when nothing is left;
+- leaves a row that stands as given already (every audited field equal, no newer
+  `observed_at` given) unwritten and unaudited: a feed page read twice or a file imported
+  again writes nothing;
 - upserts, and writes one audit row per row written, in the village the member lives in, of
   the shape `app.audit.service.record` gives: a new row lists every field that has a value (a
   month names its period), a replaced row the old and new value of each field that changed

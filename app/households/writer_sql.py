@@ -28,6 +28,12 @@ def _fill(template: str, **parts: str) -> str:
     return template
 
 
+# A row as it stands already (`v`: the merged row, `v.old` its audited fields as stored) is not
+# written and not audited: every audited field is equal, and the row brings no time of its own
+# or the one stored. (A feed re-read, an import of the same file, the same PUT twice.)
+_UNCHANGED = """(v.old IS NOT NULL AND v.old = <new_fields>
+        AND (v.given_at IS NULL OR v.given_at = v.old_observed_at))"""
+
 # The audit row of each row written (its merged values `m`: every row but those left
 # pending), in the village the member lives in, shaped as `app.audit.service.record` shapes
 # them: `changes` maps a field to its old and new value; a new row lists every field that has
@@ -53,7 +59,7 @@ _AUDITED = """<p>audited AS (
         WHERE CASE WHEN m.old IS NULL THEN n.value <> 'null'
             ELSE m.old -> n.key IS DISTINCT FROM n.value END
     ) AS c
-    WHERE <key_m> NOT IN (SELECT <key_x> FROM <p>pending AS x)
+    WHERE NOT m.unchanged AND <key_m> NOT IN (SELECT <key_x> FROM <p>pending AS x)
 )"""
 
 # Money as a string with two decimals, as `record` gives a Decimal; `observed_at` and
@@ -72,6 +78,7 @@ EMPLOYMENT = """
     ORDER BY s.member_id, s.period, s.ordinality DESC
 ),
 <p>merged AS (
+    SELECT v.*, <unchanged> AS unchanged FROM (
     SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer,
         -- A hire keeps the months and income already recorded for the month.
         CASE WHEN i.keeps_months_and_income AND o.member_id IS NOT NULL THEN o.months
@@ -80,7 +87,8 @@ EMPLOYMENT = """
             ELSE i.income END AS income,
         i.source, coalesce(i.observed_at, now()) AS observed_at,
         i.actor_id, i.actor_role, i.request_id, i.client_address,
-        CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
+        CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old,
+        i.observed_at AS given_at, o.observed_at AS old_observed_at
     FROM <p>incoming AS i
     -- The row replaced, locked and read as it stands, each in turn as `incoming` holds them:
     -- in key order, so two batches never deadlock. Looked up by key, never joined: the
@@ -90,6 +98,7 @@ EMPLOYMENT = """
         WHERE o.member_id = i.member_id AND o.period = i.period
         FOR UPDATE
     ) AS o ON true
+    ) AS v
 ),
 <p>written AS (
     INSERT INTO member_employment AS me (
@@ -99,6 +108,7 @@ EMPLOYMENT = """
     SELECT m.member_id, m.period, m.status, m.work_region, m.channel, m.employer, m.months,
         m.income, m.source, m.observed_at, now()
     FROM <p>merged AS m
+    WHERE NOT m.unchanged
     ORDER BY m.member_id, m.period
     ON CONFLICT (member_id, period) DO UPDATE SET
         status = excluded.status, work_region = excluded.work_region,
@@ -120,10 +130,14 @@ EMPLOYMENT = """
         i.actor_role, i.request_id, i.client_address
     FROM <p>incoming AS i
     WHERE (i.member_id, i.period) NOT IN (SELECT w.member_id, w.period FROM <p>written AS w)
+        AND (i.member_id, i.period) NOT IN (
+            SELECT u.member_id, u.period FROM <p>merged AS u WHERE u.unchanged
+        )
 ),
 <audited>"""
 EMPLOYMENT = _fill(
     EMPLOYMENT,
+    unchanged=_fill(_UNCHANGED, new_fields=_fill(_EMPLOYMENT_FIELDS, row="v")),
     old_fields=_fill(_EMPLOYMENT_FIELDS, row="o"),
     audited=_fill(
         _AUDITED,
@@ -148,6 +162,7 @@ INTENT = """
     ORDER BY s.member_id, s.ordinality DESC
 ),
 <p>merged AS (
+    SELECT v.*, <unchanged> AS unchanged FROM (
     SELECT i.member_id, i.intent,
         -- Trimmed as Python trims (full-width spaces, tabs…); nothing left is no reason.
         nullif(btrim(i.reason, <whitespace>), '') AS reason,
@@ -155,12 +170,14 @@ INTENT = """
         coalesce(i.wanted_job_types, '{}') AS wanted_job_types,
         i.source, coalesce(i.observed_at, now()) AS observed_at,
         i.actor_id, i.actor_role, i.request_id, i.client_address,
-        CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old
+        CASE WHEN o.member_id IS NOT NULL THEN <old_fields> END AS old,
+        i.observed_at AS given_at, o.observed_at AS old_observed_at
     FROM <p>incoming AS i
     -- As for employment: locked in key order, looked up by key.
     LEFT JOIN LATERAL (
         SELECT o.* FROM member_intent AS o WHERE o.member_id = i.member_id FOR UPDATE
     ) AS o ON true
+    ) AS v
 ),
 <p>written AS (
     INSERT INTO member_intent AS mi (
@@ -170,6 +187,7 @@ INTENT = """
     SELECT m.member_id, m.intent, m.reason, m.training_needs, m.wanted_job_types, m.source,
         m.observed_at, now()
     FROM <p>merged AS m
+    WHERE NOT m.unchanged
     ORDER BY m.member_id
     ON CONFLICT (member_id) DO UPDATE SET
         intent = excluded.intent, reason = excluded.reason,
@@ -185,10 +203,12 @@ INTENT = """
         i.observed_at, i.actor_id, i.actor_role, i.request_id, i.client_address
     FROM <p>incoming AS i
     WHERE i.member_id NOT IN (SELECT w.member_id FROM <p>written AS w)
+        AND i.member_id NOT IN (SELECT u.member_id FROM <p>merged AS u WHERE u.unchanged)
 ),
 <audited>"""
 INTENT = _fill(
     INTENT,
+    unchanged=_fill(_UNCHANGED, new_fields=_fill(_INTENT_FIELDS, row="v")),
     whitespace=_WHITESPACE_LITERAL,
     old_fields=_fill(_INTENT_FIELDS, row="o"),
     audited=_fill(

@@ -392,3 +392,50 @@ async def test_a_typed_month_then_a_visit_leave_one_audit_trail(client, headers,
     assert by_visit.actor_role == "coordinator" and by_visit.request_id
     # Ids made by the statements (the database's uuid_v7).
     assert {e.id.version for e in (typed_create, by_visit, intent, visit)} == {7}
+
+
+# --- A row as it stands already ---------------------------------------------------------------
+
+
+async def test_a_row_written_again_as_it_stands_writes_nothing(app, household, db):
+    """The same month and intent written twice (a feed page read again, a file imported
+    again): the second write changes no row version and leaves no audit row; a newer
+    observation of the same values, or another value, is written."""
+    _, (first, _) = household
+    at = datetime(2026, 11, 20, 2, 30, tzinfo=UTC)
+
+    def month(months: int, observed_at: datetime | None = at) -> writer.EmploymentWrite:
+        return writer.EmploymentWrite(
+            ELSEWHERE, first.id, "2026-11", "务工", "县内", None, "某车间", months,
+            Decimal("1500"), "feed", observed_at,
+        )  # fmt: skip
+
+    intent = writer.IntentWrite(ELSEWHERE, first.id, "无意愿", " 照顾老人", ("电工",), (), "feed")
+
+    async def write(*rows: writer.EmploymentWrite) -> tuple[int, int]:
+        async with app.state.db.driver_connection() as connection, connection.transaction():
+            await writer.write_employment(connection, rows)
+            await writer.write_intents(connection, [intent])
+        return await _versions()
+
+    async def _versions() -> tuple[int, int]:
+        employment = await db.scalar(
+            text("SELECT xmin::text::bigint FROM member_employment WHERE member_id = :m"),
+            {"m": first.id},
+        )
+        intent_version = await db.scalar(
+            text("SELECT xmin::text::bigint FROM member_intent WHERE member_id = :m"),
+            {"m": first.id},
+        )
+        return employment, intent_version
+
+    written = await write(month(6))
+    assert await write(month(6)) == written
+    assert await write(month(6, observed_at=None)) == written
+    assert len(await _audit(db, "member_employment", first.id)) == 1
+    assert len(await _audit(db, "member_intent", first.id)) == 1
+
+    later = await write(month(6, observed_at=datetime(2026, 11, 21, tzinfo=UTC)))
+    assert later[0] != written[0] and later[1] == written[1]
+    assert (await write(month(7)))[0] != later[0]
+    assert len(await _audit(db, "member_employment", first.id)) == 3
