@@ -48,6 +48,7 @@ class FeedRecord:
     employment: FeedEmployment | None
     updated_at: datetime | None  # the HTTP feed's, with its offset; a spreadsheet has none
     deleted: bool = False
+    id_number_valid: bool = True  # False: the check digit is wrong (a reconciliation item)
 
 
 @dataclass(frozen=True, slots=True)
