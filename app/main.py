@@ -24,6 +24,8 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.rate_limit import WriteAllowance
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
+from app.feed.router import IMPORTS_PATH
+from app.feed.router import router as feed_router
 from app.health.router import router as health_router
 from app.households.router import router as households_router
 from app.jobs.router import router as jobs_router
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_upload_bytes,
         anonymous_bytes=settings.max_anonymous_body_bytes,
+        upload_bytes_by_path={IMPORTS_PATH: settings.feed_import_max_bytes},
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         visits_router,
         jobs_router,
         trainings_router,
+        feed_router,
         audit_router,
         health_router,
     ):

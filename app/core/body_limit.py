@@ -4,10 +4,10 @@ A body declared (`Content-Length`) or streamed (chunked) past its limit answers 
 problem+json; the rest of it is never read, so an oversized body costs neither memory nor time.
 A body declared within its limit passes untouched (the server holds it to its declared length);
 only a chunked one is counted as it streams.
-The limits: file uploads (multipart) have their own, every other body the general one, and a
-request without an `Authorization` header a small one, since every endpoint taking more than
-a login form needs a caller: an anonymous client cannot make the service parse a large body
-before the token is checked. (A forged header gets at most the general limit.)
+The limits: file uploads (multipart) have their own (some paths a larger one), every other
+body the general one, and a request without an `Authorization` header a small one, since
+every endpoint taking more than a login form needs a caller: an anonymous client cannot make
+the service parse a large body before the token is checked. (A forged header gets at most the general limit.)
 
 Plain ASGI (not `BaseHTTPMiddleware`): it wraps every request.
 """
@@ -15,6 +15,7 @@ Plain ASGI (not `BaseHTTPMiddleware`): it wraps every request.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,12 +33,21 @@ def _kib(size: int) -> str:
 
 class BodyLimitMiddleware:
     def __init__(
-        self, app: ASGIApp, *, body_bytes: int, upload_bytes: int, anonymous_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        body_bytes: int,
+        upload_bytes: int,
+        anonymous_bytes: int,
+        upload_bytes_by_path: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.body_bytes = body_bytes
         self.upload_bytes = upload_bytes
         self.anonymous_bytes = anonymous_bytes
+        # Uploads with a limit of their own (a county's registry export is far larger than
+        # a photo), by exact path.
+        self.upload_bytes_by_path = dict(upload_bytes_by_path or {})
 
     def _limit(self, scope: Scope) -> tuple[int, int | None, str]:
         """The body's limit, its declared length, and what the limit is for."""
@@ -57,7 +67,8 @@ class BodyLimitMiddleware:
         if not authorised:
             return min(self.anonymous_bytes, self.body_bytes), declared, "未登录的请求"
         if multipart:
-            return self.upload_bytes, declared, "上传的文件"
+            limit = self.upload_bytes_by_path.get(scope["path"], self.upload_bytes)
+            return limit, declared, "上传的文件"
         return self.body_bytes, declared, "请求体"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
 
     feed_url: str = "http://127.0.0.1:8001"
     feed_token: str = DEV_FEED_TOKEN
+    feed_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Records asked for per page of the pull; each page is applied in one transaction.
+    feed_page_size: int = Field(default=1000, ge=1, le=10_000)
+    # The nightly pull, in Shanghai time.
+    feed_sync_hour: int = Field(default=2, ge=0, le=23)
+    # Uploaded spreadsheets wait here for the worker (a volume the API and workers share),
+    # each at most this large, and are imported this many rows per transaction.
+    feed_import_dir: Path | None = None  # default: <data_dir>/imports
+    feed_import_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    feed_import_chunk_rows: int = Field(default=5000, ge=1)
 
     visit_max_distance_km: float = DEFAULT_VISIT_MAX_DISTANCE_KM
     # Visits are written by this many statements at once per process, each taking up to
@@ -119,6 +129,10 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = (
         Field(default_factory=list)
     )
+
+    @property
+    def import_dir(self) -> Path:
+        return self.feed_import_dir or self.data_dir / "imports"
 
     @field_validator("database_url")
     @classmethod
