@@ -7,7 +7,8 @@ only a chunked one is counted as it streams.
 The limits: file uploads (multipart) have their own (some paths a larger one), every other
 body the general one, and a request without an `Authorization` header a small one, since
 every endpoint taking more than a login form needs a caller: an anonymous client cannot make
-the service parse a large body before the token is checked. (A forged header gets at most the general limit.)
+the service parse a large body before the token is checked. (A forged header gets at most
+the general limit.)
 
 Plain ASGI (not `BaseHTTPMiddleware`): it wraps every request.
 """
