@@ -47,6 +47,11 @@ class HouseholdFilters:
     q: str | None = None
 
 
+# A member the monitoring feed says left the registry is kept (history, audit) and shown
+# nowhere: no list, count, search or write reaches them.
+IN_REGISTRY = Member.deleted_at.is_(None)
+
+
 def visible_households(principal: Principal) -> ColumnElement[bool]:
     """The households a caller may see, as SQL: regions for staff, their own for a villager."""
     if principal.role is Role.villager:
@@ -69,7 +74,9 @@ def _filtered(filters: HouseholdFilters) -> list[ColumnElement[bool]]:
     if filters.labour_type:
         conditions.append(
             exists().where(
-                Member.household_id == Household.id, Member.labour_type == filters.labour_type
+                Member.household_id == Household.id,
+                Member.labour_type == filters.labour_type,
+                IN_REGISTRY,
             )
         )
     if filters.employment_status:
@@ -77,6 +84,7 @@ def _filtered(filters: HouseholdFilters) -> list[ColumnElement[bool]]:
         conditions.append(
             exists().where(
                 Member.household_id == Household.id,
+                IN_REGISTRY,
                 MemberEmployment.member_id == Member.id,
                 MemberEmployment.period == period,
                 MemberEmployment.status == filters.employment_status,
@@ -85,7 +93,9 @@ def _filtered(filters: HouseholdFilters) -> list[ColumnElement[bool]]:
     if filters.q:
         text = filters.q.strip()
         by_name = Household.id.in_(
-            select(Member.household_id).where(Member.name.startswith(text, autoescape=True))
+            select(Member.household_id).where(
+                Member.name.startswith(text, autoescape=True), IN_REGISTRY
+            )
         )
         conditions.append(or_(Household.household_no == text, by_name))
     return conditions
@@ -101,12 +111,12 @@ _SUMMARY_COLUMNS = (
         if name in Household.__table__.c
     ),
     select(Member.name)
-    .where(Member.household_id == Household.id, Member.relation == Relation.head)
+    .where(Member.household_id == Household.id, Member.relation == Relation.head, IN_REGISTRY)
     .limit(1)
     .scalar_subquery()
     .label("head_name"),
     select(func.count())
-    .where(Member.household_id == Household.id)
+    .where(Member.household_id == Household.id, IN_REGISTRY)
     .scalar_subquery()
     .label("member_count"),
 )
@@ -153,7 +163,7 @@ async def member_in_scope(
     statement = (
         select(Member, Household)
         .join(Household, Household.id == Member.household_id)
-        .where(Member.id == member_id, visible_households(principal))
+        .where(Member.id == member_id, IN_REGISTRY, visible_households(principal))
     )
     if for_update:
         statement = statement.with_for_update(of=Member)
@@ -171,7 +181,7 @@ async def get_household(
         (
             await session.scalars(
                 select(Member)
-                .where(Member.household_id == household.id)
+                .where(Member.household_id == household.id, IN_REGISTRY)
                 .order_by(Member.relation != Relation.head, Member.member_no)
             )
         ).all()
@@ -198,6 +208,7 @@ async def find_by_id_number(
         .join(Household, Household.id == Member.household_id)
         .where(
             Member.id_number_index == cipher.blind_index(id_number, context=ID_NUMBER_INDEX),
+            IN_REGISTRY,
             visible_households(principal),
         )
     )

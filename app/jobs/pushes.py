@@ -18,7 +18,7 @@ from app.core.periods import current_period, today
 from app.households import service as households
 from app.households.errors import MemberNotFound
 from app.households.models import Household, Member
-from app.households.service import visible_households
+from app.households.service import IN_REGISTRY, visible_households
 from app.households.writer import EmploymentWrite, write_employment
 from app.jobs.errors import IllegalTransition, JobClosed, NotLabourForce, PushNotFound
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
@@ -95,7 +95,7 @@ async def push_job(
         await session.execute(
             select(Member, Household)
             .join(Household, Household.id == Member.household_id)
-            .where(Member.id.in_(wanted), visible_households(principal))
+            .where(Member.id.in_(wanted), IN_REGISTRY, visible_households(principal))
             .order_by(Member.id)
             .with_for_update(of=Member)
         )

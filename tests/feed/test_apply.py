@@ -116,9 +116,7 @@ async def test_refused_records_are_reported_and_id_numbers_become_items(app, set
     assert outcome.rejected == 4 and outcome.new == 0
     reasons = {(e.column, e.reason) for e in outcome.errors}
     assert ("行政区划代码", "行政区划代码不是本系统已知的村级区划") in reasons
-    kinds = dict(
-        (await db.execute(select(FeedConflict.member_no, FeedConflict.kind))).tuples().all()
-    )
+    kinds = dict((await db.execute(select(FeedConflict.member_no, FeedConflict.kind))).all())
     assert kinds == {"M1": "id_number_shared", "M3": "id_number_shared", "M4": "id_number_invalid"}
     shared = await db.scalar(select(FeedConflict).where(FeedConflict.member_no == "M1"))
     assert shared.theirs["others"] == ["M3"]
@@ -176,3 +174,22 @@ async def test_a_county_may_let_the_newer_observation_show(app, settings, db):
     shown = await db.scalar(select(MemberEmployment))
     assert (shown.status, shown.source) == ("务工", "feed")
     assert await db.scalar(select(func.count()).select_from(FeedConflict)) == 1
+
+
+async def test_a_departed_member_is_gone_from_lists_and_reads(
+    app, settings, db, client, make_user, auth
+):
+    from app.auth.models import Role
+
+    await _apply(app, settings, [record("M1"), record("M2", relation="之子")])
+    await _apply(app, settings, [record("M2", relation="之子", deleted=True)])
+    headers = auth(await make_user(Role.coordinator, [VILLAGE_A]))
+    departed = await db.scalar(select(Member.id).where(Member.member_no == "M2"))
+    home = await db.scalar(select(Household.id))
+
+    detail = (await client.get(f"/api/v1/households/{home}", headers=headers)).json()
+    assert [m["member_no"] for m in detail["members"]] == ["M1"]
+    listed = (await client.get("/api/v1/households", headers=headers)).json()["items"]
+    assert listed[0]["member_count"] == 1
+    gone = await client.get(f"/api/v1/members/{departed}", headers=headers)
+    assert gone.status_code == 404
