@@ -146,6 +146,8 @@ def _by_name(world: World, name: str, where: str) -> Any:
         "push_id": world.push_id,
         "training_id": world.training_id,
         "session_id": world.session_id,
+        "import_id": world.import_id,
+        "run_id": world.run_id,
         "id_number": world.id_number,
         "period": world.period,
         "coordinator": world.coordinator_id,

@@ -77,11 +77,19 @@ def _request(case: Any) -> dict[str, Any]:
     arguments.pop("cookies", None)
     if isinstance(arguments.get("data"), bytes | str):
         arguments["content"] = arguments.pop("data")
+    if arguments.get("files"):
+        # Extra form fields are drawn as JSON values (890, not "890"): sent as their text.
+        arguments["files"] = [
+            (name, (filename, value if isinstance(value, bytes | str) else str(value)))
+            for name, (filename, value) in arguments["files"]
+        ]
     return arguments
 
 
 def _failed_checks(case: Any, response: httpx.Response) -> list[str]:
     """The titles of the checks the answer fails ("Undocumented status code"…)."""
+    # A multipart upload is sent as a stream; the checks read the request as sent.
+    response.request.read()
     try:
         case.validate_response(response, checks=CHECKS)
     except FailureGroup as group:

@@ -17,6 +17,7 @@ from app.core.caller import Principal
 from app.core.config import Settings
 from app.core.db import Base
 from app.core.periods import current_period, today
+from app.feed.models import FeedImport, FeedSyncRun
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region
 from app.trainings import checkin
@@ -62,6 +63,8 @@ class World:
     checkin_code: str
     period: str
     coordinator_id: uuid.UUID  # the village's coordinator
+    import_id: uuid.UUID  # a spreadsheet import of the village's township
+    run_id: uuid.UUID  # a pull of the feed (the whole feed: every manager may read it)
     # A course in the next village with the same two members enrolled (and the second marked
     # present): its staff reach the course, not the members.
     shared_training_id: uuid.UUID
@@ -209,6 +212,19 @@ async def build_world(
         region_code=VICTIM_VILLAGE,
         changes={"name": ("韦壮", "韦强")},
     )
+    upload = await db.scalar(
+        insert(FeedImport)
+        .values(
+            id=uuid.uuid4(), filename="三江县监测对象.xlsx", path="/nonexistent.xlsx",
+            size_bytes=1, region_code=VICTIM_TOWNSHIP, status="succeeded",
+        )
+        .returning(FeedImport.id)
+    )  # fmt: skip
+    run = await db.scalar(
+        insert(FeedSyncRun)
+        .values(id=uuid.uuid4(), trigger="manual", status="succeeded")
+        .returning(FeedSyncRun.id)
+    )
     await db.commit()
 
     async def villager(member_id: uuid.UUID) -> UserAccount:
@@ -233,6 +249,8 @@ async def build_world(
         checkin_code=code,
         period=current_period(),
         coordinator_id=coordinator.id,
+        import_id=upload,
+        run_id=run,
         shared_training_id=shared_training,
         shared_session_id=shared_sitting,
     )
