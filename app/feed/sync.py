@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+import asyncpg
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +25,7 @@ from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
 from app.feed.batches import Origin, apply_batch
 from app.feed.errors import SyncRunNotFound
-from app.feed.models import FeedCursor, FeedSyncRun
+from app.feed.models import FeedSyncRun
 from app.feed.records import FeedSource
 from app.feed.schemas import SyncRunOut
 from app.feed.values import RunStatus, RunTrigger
@@ -84,25 +85,63 @@ async def list_runs(
     return [SyncRunOut.model_validate(r) for r in rows], cursor
 
 
+# One pull at a time, whichever worker: a session lock, released by the database when the
+# worker holding it dies.
+_PULL_LOCK = 0x7765_6E67_6665_6564  # "wengfeed"
+
+
 async def pull(database: Database, source: FeedSource, run_id: uuid.UUID, cipher: PiiCipher) -> str:
     """Runs the pull `run_id` to its end; answers its final status. Safe to run twice: a run
     already finished is left as it is."""
-    async with database.sessionmaker() as session, session.begin():
-        run = await session.get(FeedSyncRun, run_id, with_for_update=True)
-        if run is None or run.status in (RunStatus.succeeded, RunStatus.refused):
-            return run.status if run else RunStatus.failed
-        stored = await session.scalar(select(FeedCursor.cursor).where(FeedCursor.stream == STREAM))
-        await session.execute(
-            pg_insert(FeedCursor).values(stream=STREAM, cursor=None).on_conflict_do_nothing()
+    async with database.driver_connection() as connection:
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", _PULL_LOCK):
+            await _finish(database, run_id, RunStatus.failed, "另一次同步正在进行，本次未执行")
+            return RunStatus.failed
+        try:
+            return await _pull(connection, database, source, run_id, cipher)
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock($1)", _PULL_LOCK)
+
+
+async def _pull(
+    connection: asyncpg.Connection,
+    database: Database,
+    source: FeedSource,
+    run_id: uuid.UUID,
+    cipher: PiiCipher,
+) -> str:
+    async with connection.transaction():
+        run = await connection.fetchrow(
+            "SELECT status FROM feed_sync_run WHERE id = $1 FOR UPDATE", run_id
         )
-        run.status, run.started_at, run.error = RunStatus.running, func.now(), None
-        run.cursor_from = stored
+        if run is None or run["status"] in (RunStatus.succeeded, RunStatus.refused):
+            return run["status"] if run else RunStatus.failed
+        # Runs left running hold no lock: their worker died. What they applied is committed
+        # with the cursor; this run carries on from there.
+        await connection.execute(
+            """UPDATE feed_sync_run SET status = 'failed', finished_at = now(),
+                error = '工作进程中断；已提交的页不受影响，由后续同步继续'
+            WHERE status = 'running' AND id <> $1""",
+            run_id,
+        )
+        await connection.execute(
+            "INSERT INTO feed_cursor (stream) VALUES ($1) ON CONFLICT DO NOTHING", STREAM
+        )
+        cursor = await connection.fetchval(
+            "SELECT cursor FROM feed_cursor WHERE stream = $1", STREAM
+        )
+        await connection.execute(
+            """UPDATE feed_sync_run SET status = 'running', error = NULL,
+                started_at = coalesce(started_at, now()), cursor_from = coalesce(cursor_from, $2)
+            WHERE id = $1""",
+            run_id,
+            cursor,
+        )
     actor = Principal.system(f"{SYNC_JOB}:{run_id}").actor
-    cursor = stored
     status, error = RunStatus.succeeded, None
     try:
         async for batch in source.batches(cursor):
-            async with database.driver_connection() as connection, connection.transaction():
+            async with connection.transaction():
                 standing = await connection.fetchval(
                     "SELECT cursor FROM feed_cursor WHERE stream = $1 FOR UPDATE", STREAM
                 )
@@ -133,10 +172,8 @@ async def pull(database: Database, source: FeedSource, run_id: uuid.UUID, cipher
     except CursorMoved:
         status, error = RunStatus.failed, "另一次同步已推进了游标，本次停止（不会重复或遗漏）"
     except FeedRefused as refused:
-        status, error = (
-            RunStatus.refused,
-            f"监测系统拒绝了访问令牌，请管理员更新 FEED_TOKEN：{refused}",
-        )
+        status = RunStatus.refused
+        error = f"监测系统拒绝了访问令牌，请管理员更新 FEED_TOKEN：{refused}"
     except Exception as failure:  # recorded on the run, then raised for the worker's log
         await _finish(database, run_id, RunStatus.failed, f"同步中断：{failure}")
         raise
