@@ -4,6 +4,10 @@ Failures are counted for an account *from one address*, and only that address is
 they reach the limit: someone guessing a coordinator's password from one place cannot lock the
 coordinator out from another. Every attempt also counts against its address, whatever the
 account, which bounds how fast one address can guess across accounts.
+
+Guesses spread over many addresses meet a ceiling per account: once an account has failed that
+often in its window, only addresses it has logged in from before (remembered for a month) may
+still try. The owner keeps working from the office and the phone; a botnet stops guessing.
 """
 
 from __future__ import annotations
@@ -55,13 +59,30 @@ class LoginThrottle:
                 "该账号在此网络地址连续登录失败次数过多，请稍后再试",
                 retry_after=ttl if ttl > 0 else s.login_account_window_seconds,
             )
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.get(_key("acct", account))
+        pipe.ttl(_key("acct", account))
+        pipe.exists(_key("known", account, address))
+        everywhere, ttl, known = await pipe.execute()
+        if everywhere is not None and int(everywhere) >= s.login_account_ceiling and not known:
+            raise TooManyLoginAttempts(
+                "该账号近期登录失败次数过多，暂时只能在曾经成功登录过的网络地址登录",
+                retry_after=ttl if ttl > 0 else s.login_account_ceiling_window_seconds,
+            )
 
     async def failed(self, account: str, address: str) -> None:
+        s = self._settings
         key = _key("fail", account, address)
+        everywhere = _key("acct", account)
         pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, 0, ex=self._settings.login_account_window_seconds, nx=True)
+        pipe.set(key, 0, ex=s.login_account_window_seconds, nx=True)
         pipe.incr(key)
+        pipe.set(everywhere, 0, ex=s.login_account_ceiling_window_seconds, nx=True)
+        pipe.incr(everywhere)
         await pipe.execute()
 
     async def succeeded(self, account: str, address: str) -> None:
-        await self._redis.delete(_key("fail", account, address))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(_key("fail", account, address))
+        pipe.set(_key("known", account, address), 1, ex=self._settings.login_known_address_seconds)
+        await pipe.execute()

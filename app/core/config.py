@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     login_account_window_seconds: int = 15 * 60
     login_address_max_attempts: int = 30
     login_address_window_seconds: int = 60
+    # Failures of one account from anywhere, in a day: past it, only addresses the account has
+    # logged in from before (within `login_known_address_seconds`) may try.
+    login_account_ceiling: int = Field(default=100, ge=1)
+    login_account_ceiling_window_seconds: int = Field(default=24 * 3600, ge=1)
+    login_known_address_seconds: int = Field(default=30 * 24 * 3600, ge=1)
     # Reverse proxies (CIDRs, comma separated) whose `X-Forwarded-For` names the client; from
     # any other peer the header is ignored, so a client cannot choose its own address.
     trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = (

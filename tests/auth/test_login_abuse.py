@@ -200,3 +200,25 @@ def test_trusted_proxies_setting_reads_cidrs(settings):
     ).trusted_proxies
     assert [str(network) for network in parsed] == ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]
     assert type(settings)(_env_file=None).trusted_proxies == []
+
+
+async def test_guesses_from_many_addresses_meet_a_ceiling_the_owner_does_not(
+    app, office, make_user, settings, monkeypatch
+):
+    """A botnet guessing from a new address each time: past the account's ceiling only the
+    addresses the owner logged in from before may try, and the owner still gets in."""
+    monkeypatch.setattr(settings, "login_account_ceiling", 6)
+    await make_user(Role.coordinator, ["450226100201"], username="dazhai")
+    assert (await office.post(TOKEN_URL, data=_password("dazhai", TEST_PASSWORD))).is_success
+
+    for bot in range(settings.login_account_ceiling):
+        async with _client_at(app, (f"203.0.113.{bot + 1}", 40000)) as guesser:
+            wrong = await guesser.post(TOKEN_URL, data=_password("dazhai", "guess"))
+            assert wrong.status_code == 401, wrong.text
+    async with _client_at(app, ("203.0.113.200", 40000)) as fresh:
+        refused = await fresh.post(TOKEN_URL, data=_password("dazhai", TEST_PASSWORD))
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert int(refused.headers["Retry-After"]) > 0
+    ok = await office.post(TOKEN_URL, data=_password("dazhai", TEST_PASSWORD))
+    assert ok.status_code == 200, ok.text
