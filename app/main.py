@@ -24,6 +24,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.rate_limit import WriteAllowance
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
+from app.feed.checks_router import router as feed_checks_router
 from app.feed.router import IMPORTS_PATH
 from app.feed.router import router as feed_router
 from app.health.router import router as health_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "visits", "description": "Household visits (入户走访)"},
             {"name": "jobs", "description": "Job openings, pushes in rounds, and matching"},
             {"name": "trainings", "description": "Trainings: enrolment, roll, check-in (培训)"},
+            {"name": "feed", "description": "The monitoring feed: pulls, imports, data checks"},
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs_router,
         trainings_router,
         feed_router,
+        feed_checks_router,
         audit_router,
         health_router,
     ):

@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, UserAccount, UserRegion
 from app.core.db import Base
+from app.feed.checks_models import DataCheckExemption, DataCheckFinding
 from app.feed.models import (
     FeedConflict,
     FeedCursor,
@@ -20,6 +21,8 @@ from app.visits.models import Visit
 __all__ = [
     "AuditEvent",
     "Base",
+    "DataCheckExemption",
+    "DataCheckFinding",
     "FeedConflict",
     "FeedCursor",
     "FeedImport",

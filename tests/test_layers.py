@@ -26,6 +26,7 @@ FASTAPI_FACING = frozenset(
         "app.core.middleware",
         "app.core.routing",
         "app.fakes.wechat",  # a stand-in WeChat server, itself a FastAPI app
+        "app.feed.checks_router",  # the data checks' routes, beside the feed's router.py
     }
 )
 

@@ -18,6 +18,7 @@ from sqlalchemy import ARRAY, String, Table
 
 from app.audit.models import AuditEvent
 from app.cli import openapi_document
+from app.feed.checks_models import DataCheckExemption
 from app.households.models import Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
@@ -40,6 +41,8 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     "VisitIn": (Visit,),
     "Location": (Visit,),
     "MemberUpdate": (),
+    # The reason of an exemption is kept with it and in the audit log.
+    "ExemptionIn": (DataCheckExemption, AuditEvent),
 }
 
 # Request schemas whose fields are never stored as they are sent, with the reason.

@@ -17,6 +17,7 @@ from app.core.caller import Principal
 from app.core.config import Settings
 from app.core.db import Base
 from app.core.periods import current_period, today
+from app.feed.checks_models import DataCheckExemption
 from app.feed.models import FeedImport, FeedSyncRun
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region
@@ -69,6 +70,8 @@ class World:
     # present): its staff reach the course, not the members.
     shared_training_id: uuid.UUID
     shared_session_id: uuid.UUID
+    # The household exempted from a data check.
+    exemption_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # Everyone who may act on the victim's objects, by name.
     insiders: dict[str, Headers] = field(default_factory=dict)
     # Everyone who may not, by name.
@@ -87,6 +90,7 @@ class World:
                 self.training_id,
                 self.session_id,
                 self.visit_id,
+                self.exemption_id,
             )
         ] + [self.id_number]
 
@@ -203,6 +207,16 @@ async def build_world(
             request_hash="0" * 64,
         )
     )
+    exemption = await db.scalar(
+        insert(DataCheckExemption)
+        .values(
+            rule="household_head_count",
+            household_id=household.id,
+            member_id=None,
+            reason="户主已迁出，待变更",
+        )
+        .returning(DataCheckExemption.id)
+    )
     audit.record(
         db,
         Principal.system("security.world").actor,
@@ -253,6 +267,7 @@ async def build_world(
         run_id=run,
         shared_training_id=shared_training,
         shared_session_id=shared_sitting,
+        exemption_id=exemption,
     )
     world.insiders = {
         "coordinator of the village": auth(coordinator),
