@@ -24,6 +24,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.rate_limit import WriteAllowance
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
+from app.feed.conflicts_router import router as feed_conflicts_router
 from app.health.router import router as health_router
 from app.households.router import router as households_router
 from app.jobs.router import router as jobs_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "visits", "description": "Household visits (入户走访)"},
             {"name": "jobs", "description": "Job openings, pushes in rounds, and matching"},
             {"name": "trainings", "description": "Trainings: enrolment, roll, check-in (培训)"},
+            {"name": "feed", "description": "The monitoring feed: reconciliation (对账)"},
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         visits_router,
         jobs_router,
         trainings_router,
+        feed_conflicts_router,
         audit_router,
         health_router,
     ):

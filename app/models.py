@@ -20,6 +20,12 @@ from app.visits.models import Visit
 __all__ = [
     "AuditEvent",
     "Base",
+    "FeedConflict",
+    "FeedCursor",
+    "FeedImport",
+    "FeedRowError",
+    "FeedSetting",
+    "FeedSyncRun",
     "Household",
     "Job",
     "JobPush",

@@ -154,16 +154,14 @@ class FeedConflict(UUIDPrimaryKey, Base):
     kind: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'open'"))
     member_no: Mapped[str] = mapped_column(String(32))
-    member_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("member.id", ondelete="CASCADE")
-    )
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     # The village the item belongs to, for scope: the member's, or the feed record's.
     village_code: Mapped[str] = mapped_column(String(12))
     period: Mapped[str | None] = mapped_column(String(7))
     # Each side: the values, and where and when they were observed.
     ours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     theirs: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    resolution: Mapped[str | None] = mapped_column(String(8))
+    resolution: Mapped[str | None] = mapped_column(String(16))
     resolved_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
