@@ -619,7 +619,8 @@ async def test_the_sql_rule_gives_the_same_answers(db):
         for i, (p, o, t, _) in enumerate(CASES)
     ]
     values = ", ".join(
-        f"(CAST(:i{n} AS int), CAST(:p{n} AS text), CAST(:o{n} AS timestamptz), CAST(:t{n} AS timestamptz))"
+        f"(CAST(:i{n} AS int), CAST(:p{n} AS text),"
+        f" CAST(:o{n} AS timestamptz), CAST(:t{n} AS timestamptz))"
         for n in range(len(rows))
     )
     parameters = {f"{key}{n}": row[key] for n, row in enumerate(rows) for key in row}
