@@ -632,3 +632,15 @@ async def test_the_sql_rule_gives_the_same_answers(db):
         parameters,
     )
     assert [side for _, side in result.all()] == [case[3].value for case in CASES]
+
+
+async def test_keeping_ours_needs_a_month_of_ours(client, db, settings, callers):
+    """An item the feed raised against a month we never recorded: only theirs or a value."""
+    member = await _member(db, settings)
+    conflict_id = await _conflict(db, VILLAGE, member=member, ours=None)
+    refused = await _resolve(client, callers["county"], conflict_id, resolution="ours")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "body.resolution"
+    taken = await _resolve(client, callers["county"], conflict_id, resolution="theirs")
+    assert taken.status_code == 200, taken.text
+    assert (await _month(db, member.id)).source == "feed"
