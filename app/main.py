@@ -25,6 +25,7 @@ from app.core.rate_limit import WriteAllowance
 from app.core.redis import connect_redis
 from app.core.routing import install_openapi, operation_id
 from app.feed.checks_router import router as feed_checks_router
+from app.feed.conflicts_router import router as feed_conflicts_router
 from app.feed.router import IMPORTS_PATH
 from app.feed.router import router as feed_router
 from app.health.router import router as health_router
@@ -96,7 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "visits", "description": "Household visits (入户走访)"},
             {"name": "jobs", "description": "Job openings, pushes in rounds, and matching"},
             {"name": "trainings", "description": "Trainings: enrolment, roll, check-in (培训)"},
-            {"name": "feed", "description": "The monitoring feed: pulls, imports, data checks"},
+            {
+                "name": "feed",
+                "description": "The monitoring feed: pulls, imports, reconciliation (对账), "
+                "data checks",
+            },
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -124,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         visits_router,
         jobs_router,
         trainings_router,
+        # The feed's routes are split by what they serve; one prefix, one tag.
         feed_router,
+        feed_conflicts_router,
         feed_checks_router,
         audit_router,
         health_router,

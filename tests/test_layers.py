@@ -25,6 +25,7 @@ FASTAPI_FACING = frozenset(
         "app.core.error_handlers",
         "app.core.middleware",
         "app.core.routing",
+        "app.feed.conflicts_router",  # reconciliation's routes, part of the feed's router
         "app.fakes.wechat",  # a stand-in WeChat server, itself a FastAPI app
         "app.feed.checks_router",  # the data checks' routes, beside the feed's router.py
     }

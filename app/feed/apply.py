@@ -24,7 +24,7 @@ from app.feed import apply_sql
 from app.feed.records import FeedRecord, RowError
 from app.households import writer
 from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
-from app.policy.reconciliation import takes_theirs_sql
+from app.policy.reconciliation import Side, working_copy_side_sql
 
 # Why a record was not applied, in words a county clerk understands.
 PROBLEMS = {
@@ -33,6 +33,13 @@ PROBLEMS = {
     "id_number_invalid": ("证件号码", "证件号码校验位不正确，已转为待核实事项"),
     "id_number_shared": ("证件号码", "证件号码与另一成员相同，已转为待核实事项"),
 }
+
+
+# The county's precedence rule, over the records' months set against ours.
+_TAKES_THEIRS = (
+    f"{working_copy_side_sql('d.precedence', 'd.our_observed_at', 'd.observed_at')}"
+    f" = '{Side.theirs.value}'"
+)
 
 
 @dataclass(slots=True)
@@ -110,7 +117,7 @@ async def apply_records(
 
     await writer.create_staging_table(connection, writer.EMPLOYMENT, "feed_employment")
     await connection.execute(
-        apply_sql.STAGE_EMPLOYMENT.replace("<takes_theirs>", takes_theirs_sql("d")),
+        apply_sql.STAGE_EMPLOYMENT.replace("<takes_theirs>", _TAKES_THEIRS),
         *who,
         actor.client_address,
     )

@@ -101,7 +101,7 @@ SELECT DISTINCT ON (s.member_no, s.problem) gen_random_uuid(), s.problem, s.memb
         'member_no', s.member_no, 'household_no', s.household_no, 'name', s.name,
         'id_number', s.id_number_masked, 'village_code', s.village_code,
         'observed_at', s.observed_at, 'source', 'feed',
-        'others', CASE WHEN s.problem = 'id_number_shared' THEN to_jsonb(ARRAY(
+        'shared_with', CASE WHEN s.problem = 'id_number_shared' THEN to_jsonb(ARRAY(
             SELECT m.member_no FROM member AS m
             WHERE m.id_number_index = s.id_number_index AND m.member_no <> s.member_no
             UNION
@@ -273,10 +273,10 @@ compared AS (
     SELECT i.*, o.status AS our_status, o.work_region AS our_region,
         o.channel AS our_channel, o.employer AS our_employer, o.months AS our_months,
         o.income AS our_income, o.source AS our_source, o.observed_at AS our_observed_at,
-        coalesce((
+        (
             SELECT f.precedence FROM feed_setting AS f
             WHERE f.county_code = rpad(left(i.village_code, 6), 12, '0')
-        ), 'ours') AS precedence,
+        ) AS precedence,
         o.member_id IS NOT NULL AND o.source <> 'feed'
             AND (o.status, o.work_region, o.channel, o.employer, o.months, o.income)
             IS DISTINCT FROM (i.status, i.work_region, i.channel, i.employer, i.months, i.income)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import AppError, NotFound
+from app.core.errors import AppError, Conflict, Forbidden, NotFound
 
 
 class ImportNotFound(NotFound):
@@ -19,3 +19,15 @@ class UnreadableSpreadsheet(AppError):
 
 class EmptyUpload(AppError):
     status, code, title = 422, "empty_upload", "上传的文件是空的"
+
+
+class ConflictNotFound(NotFound):
+    code, title = "conflict_not_found", "对账事项不存在"
+
+
+class ConflictResolved(Conflict):
+    code, title = "conflict_resolved", "该对账事项已处理"
+
+
+class NotCountyLevel(Forbidden):
+    code, title = "not_county_level", "仅县级及以上管理人员可修改本县设置"

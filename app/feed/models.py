@@ -161,7 +161,7 @@ class FeedConflict(UUIDPrimaryKey, Base):
     # Each side: the values, and where and when they were observed.
     ours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     theirs: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    resolution: Mapped[str | None] = mapped_column(String(8))
+    resolution: Mapped[str | None] = mapped_column(String(16))
     resolved_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")

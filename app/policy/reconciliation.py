@@ -1,37 +1,61 @@
-"""Reconciliation with the monitoring feed (`DOMAIN.md`, "The monitoring feed"): while the
-feed and a coordinator disagree about a member's month, which value our working copy shows.
-Each county chooses (`feed_setting.precedence`); the disagreement itself always becomes an
-item for a township or county user, whichever side shows."""
+"""Reconciliation: which side our working copy shows while the feed and a coordinator disagree
+about one member's month (DOMAIN.md, "The monitoring feed"; FEED.md, "Reconciliation").
+
+Neither side is overwritten silently: the disagreement becomes a conflict item either way, and
+the county's precedence (`feed_setting.precedence`, `ours` when the county has set none)
+decides only what `member_employment` shows until a township or county user resolves it:
+
+- `ours`: the coordinator's observation stays (the default);
+- `theirs`: the feed's value replaces it;
+- `newer`: the feed's value replaces it only when it was observed strictly later (its
+  `updated_at` after our `observed_at`). A tie, or a side whose time is unknown, keeps ours: a
+  coordinator saw the household, and the feed's time is when the record changed upstream.
+
+The rule is stated twice here, as a Python function (`working_copy_side`) and as a SQL
+expression (`working_copy_side_sql`) for set-based passes over a whole page of records; a test
+holds the two to the same answers for every precedence and ordering.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from app.feed.values import Precedence
 
 DEFAULT_PRECEDENCE = Precedence.ours
 
 
-def takes_theirs(
-    precedence: str, ours_observed_at: datetime | None, theirs_observed_at: datetime | None
-) -> bool:
-    """Whether the working copy takes the feed's value: `theirs` always, `ours` never,
-    `newer` when the feed observed it later than the coordinator (a spreadsheet row, which
-    has no time, is not newer)."""
-    if precedence == Precedence.theirs:
-        return True
-    if precedence == Precedence.newer:
-        return (
-            theirs_observed_at is not None
-            and ours_observed_at is not None
-            and theirs_observed_at > ours_observed_at
-        )
-    return False
+class Side(StrEnum):
+    ours = "ours"
+    theirs = "theirs"
 
 
-def takes_theirs_sql(row: str) -> str:
-    """`takes_theirs` as SQL, over `row`'s `precedence`, `our_observed_at` and `observed_at`."""
+def working_copy_side(
+    precedence: Precedence | str | None,
+    ours_observed_at: datetime | None,
+    theirs_observed_at: datetime | None,
+) -> Side:
+    """The side our working copy shows under `precedence` (None: the county has set none)."""
+    rule = Precedence(precedence) if precedence is not None else DEFAULT_PRECEDENCE
+    if rule is Precedence.theirs:
+        return Side.theirs
+    if rule is Precedence.newer and ours_observed_at is not None and theirs_observed_at is not None:
+        return Side.theirs if theirs_observed_at > ours_observed_at else Side.ours
+    return Side.ours
+
+
+def working_copy_side_sql(precedence: str, ours_observed_at: str, theirs_observed_at: str) -> str:
+    """`working_copy_side` as a SQL expression answering `'ours'` or `'theirs'`, over the
+    given SQL expressions (column names, e.g. `s.precedence`, `o.observed_at`,
+    `t.updated_at`): a precedence that is NULL (a county without a `feed_setting` row) is
+    the default. The arguments are written into the SQL as they are: pass column names of
+    your own statement, never input."""
+    rule = f"coalesce({precedence}, '{DEFAULT_PRECEDENCE.value}')"
+    # `>` is NULL when either time is unknown: no branch holds, and ours stays.
     return (
-        f"({row}.precedence = '{Precedence.theirs}' OR ({row}.precedence = '{Precedence.newer}'"
-        f" AND coalesce({row}.observed_at > {row}.our_observed_at, false)))"
+        f"CASE WHEN {rule} = '{Precedence.theirs.value}' THEN '{Side.theirs.value}'"
+        f" WHEN {rule} = '{Precedence.newer.value}'"
+        f" AND {theirs_observed_at} > {ours_observed_at} THEN '{Side.theirs.value}'"
+        f" ELSE '{Side.ours.value}' END"
     )

@@ -119,7 +119,7 @@ async def test_refused_records_are_reported_and_id_numbers_become_items(app, set
     kinds = dict((await db.execute(select(FeedConflict.member_no, FeedConflict.kind))).all())
     assert kinds == {"M1": "id_number_shared", "M3": "id_number_shared", "M4": "id_number_invalid"}
     shared = await db.scalar(select(FeedConflict).where(FeedConflict.member_no == "M1"))
-    assert shared.theirs["others"] == ["M3"]
+    assert shared.theirs["shared_with"] == ["M3"]
     assert record("M1").id_number not in str(shared.theirs)
 
 

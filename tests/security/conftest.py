@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from app.auth.models import Role
 from app.core.periods import current_period
+from app.feed.models import FeedConflict
 from tests.households.factories import PersonSpec, make_household
 from tests.security.openapi_requests import SCHEMAS, valid
 
@@ -27,7 +29,23 @@ async def known(client, db, settings, staff) -> dict[str, Any]:
     )
     assert job.status_code == 201, job.text
     assert training.status_code == 201, training.text
+    month = {"status": "未务工", "months": 0, "observed_at": "2026-11-20T10:30:00+08:00"}
+    conflict = await db.scalar(
+        insert(FeedConflict)
+        .values(
+            kind="employment",
+            member_no=member.member_no,
+            member_id=member.id,
+            village_code=VILLAGE,
+            period=current_period(),
+            ours={**month, "source": "visit"},
+            theirs={**month, "source": "feed"},
+        )
+        .returning(FeedConflict.id)
+    )
+    await db.commit()
     ids = {
+        "conflict_id": str(conflict),
         "member_id": str(member.id),
         "member_ids": [str(member.id)],
         "household_id": str(member.household_id),

@@ -12,13 +12,13 @@ from typing import Any
 
 from app.cli import OPENAPI_PATH
 from app.core.periods import today
-from tests.security.world import VICTIM_VILLAGE, World
+from tests.security.world import VICTIM_COUNTY, VICTIM_VILLAGE, World
 
 DOCUMENT = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 SCHEMAS = DOCUMENT["components"]["schemas"]
 METHODS = ("get", "post", "put", "patch", "delete")
 # Names of parameters and fields that identify an object or a region.
-REGION_NAMES = frozenset({"code", "region", "village", "parent", "region_code"})
+REGION_NAMES = frozenset({"code", "region", "village", "parent", "region_code", "county_code"})
 IDENTIFYING_NAMES = REGION_NAMES | {"id", "id_number"}
 
 
@@ -148,11 +148,13 @@ def _by_name(world: World, name: str, where: str) -> Any:
         "session_id": world.session_id,
         "import_id": world.import_id,
         "run_id": world.run_id,
+        "conflict_id": world.conflict_id,
         "id_number": world.id_number,
         "period": world.period,
         "coordinator": world.coordinator_id,
         "actor": world.coordinator_id,
         "region_code": VICTIM_VILLAGE,
+        "county_code": VICTIM_COUNTY,
         "region": VICTIM_VILLAGE,
         "village": VICTIM_VILLAGE,
         "parent": VICTIM_VILLAGE,

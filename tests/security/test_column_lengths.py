@@ -19,6 +19,7 @@ from sqlalchemy import ARRAY, String, Table
 from app.audit.models import AuditEvent
 from app.cli import openapi_document
 from app.feed.checks_models import DataCheckExemption
+from app.feed.models import FeedConflict, FeedSetting
 from app.households.models import Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
@@ -43,6 +44,9 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     "MemberUpdate": (),
     # The reason of an exemption is kept with it and in the audit log.
     "ExemptionIn": (DataCheckExemption, AuditEvent),
+    # A resolution's note is the reason of its audit row (500 characters there too).
+    "ResolutionIn": (FeedConflict, AuditEvent),
+    "FeedSettingIn": (FeedSetting,),
 }
 
 # Request schemas whose fields are never stored as they are sent, with the reason.

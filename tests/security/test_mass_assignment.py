@@ -62,6 +62,7 @@ def _world() -> World:
         checkin_code="x.y",
         period="2026-11",
         coordinator_id=uuid.uuid4(),
+        conflict_id=uuid.uuid4(),
         shared_training_id=uuid.uuid4(),
         shared_session_id=uuid.uuid4(),
     )

@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.core.db import Base
 from app.core.periods import current_period, today
 from app.feed.checks_models import DataCheckExemption
-from app.feed.models import FeedImport, FeedSyncRun
+from app.feed.models import FeedConflict, FeedImport, FeedSyncRun
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region
 from app.trainings import checkin
@@ -66,6 +66,7 @@ class World:
     coordinator_id: uuid.UUID  # the village's coordinator
     import_id: uuid.UUID  # a spreadsheet import of the village's township
     run_id: uuid.UUID  # a pull of the feed (the whole feed: every manager may read it)
+    conflict_id: uuid.UUID  # the feed and a visit disagree about the member's month
     # A course in the next village with the same two members enrolled (and the second marked
     # present): its staff reach the course, not the members.
     shared_training_id: uuid.UUID
@@ -91,6 +92,7 @@ class World:
                 self.session_id,
                 self.visit_id,
                 self.exemption_id,
+                self.conflict_id,
             )
         ] + [self.id_number]
 
@@ -217,6 +219,35 @@ async def build_world(
         )
         .returning(DataCheckExemption.id)
     )
+    period = current_period()
+    side = {"months": 0, "income": None, "employer": None}
+    conflict = await db.scalar(
+        insert(FeedConflict)
+        .values(
+            kind="employment",
+            member_no=member.member_no,
+            member_id=member.id,
+            village_code=VICTIM_VILLAGE,
+            period=period,
+            ours={
+                **side,
+                "status": "务工",
+                "region": "县内",
+                "channel": "就业帮扶车间",
+                "source": "visit",
+                "observed_at": now.isoformat(),
+            },
+            theirs={
+                **side,
+                "status": "未务工",
+                "region": None,
+                "channel": None,
+                "source": "feed",
+                "observed_at": (now - timedelta(days=2)).isoformat(),
+            },
+        )
+        .returning(FeedConflict.id)
+    )
     audit.record(
         db,
         Principal.system("security.world").actor,
@@ -261,10 +292,11 @@ async def build_world(
         session_id=sitting,
         visit_id=visit,
         checkin_code=code,
-        period=current_period(),
+        period=period,
         coordinator_id=coordinator.id,
         import_id=upload,
         run_id=run,
+        conflict_id=conflict,
         shared_training_id=shared_training,
         shared_session_id=shared_sitting,
         exemption_id=exemption,
