@@ -144,7 +144,9 @@ def _shown(field: str, value: object) -> str | None:
     if value is None:
         return None
     text = _as_shown(value)
-    if field == "id_number":
+    if field in ("id_number", "phone") and len(text.strip()) < 11:
+        text = "*" * len(text)  # too short for a mask to hide anything
+    elif field == "id_number":
         text = mask_id_number(text) or text
     elif field == "phone":
         text = mask_phone(text) or text
@@ -177,8 +179,7 @@ class _Row:
         return _blank(self.cells.get(field))
 
     def missing(self, field: str) -> None:
-        value = self.cells.get(field)
-        self.refuse(field, value, f"{self.label(field)}不能为空")
+        self.refuse(field, None, f"{self.label(field)}不能为空")
 
     # Text
 

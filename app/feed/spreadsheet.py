@@ -121,10 +121,10 @@ def _calamine_rows(path: Path) -> Iterator[Row]:
     from python_calamine import CalamineWorkbook
 
     with CalamineWorkbook.from_path(str(path)) as book:
-        sheet = book.get_sheet_by_index(0)
-        first = (sheet.start or (0, 0))[0] + 1
-        for offset, cells in enumerate(sheet.iter_rows()):
-            yield first + offset, [_cell(value) for value in cells]
+        # iter_rows starts at the sheet's first row, empty or not (tests/feed pins this).
+        rows = book.get_sheet_by_index(0).iter_rows()
+        for number, cells in enumerate(rows, start=1):
+            yield number, [_cell(value) for value in cells]
 
 
 def _openpyxl_rows(path: Path) -> Iterator[Row]:
