@@ -32,6 +32,12 @@ _LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def has_line_controls(value: str) -> bool:
+    """Whether one line of text holds a character `Text` refuses (a feed row is held to the
+    same rule as a request body)."""
+    return _LINE_CONTROLS.search(value) is not None
+
+
 def _refusing(pattern: re.Pattern[str], message: str) -> Any:
     def check(value: str) -> str:
         if pattern.search(value):

@@ -54,6 +54,8 @@ async def create_import(
 ) -> ImportAccepted:
     """Stores the upload under `directory` and queues its import, within the caller's region."""
     suffix = Path(filename).suffix.lower()
+    if len(filename) > 255:
+        raise UnreadableSpreadsheet("文件名不得超过 255 个字符")
     if suffix not in SUFFIXES:
         raise UnreadableSpreadsheet("请上传 xlsx 或 csv 文件")
     import_id = uuid.uuid4()
@@ -65,7 +67,7 @@ async def create_import(
     scope = caller.scope
     row = FeedImport(
         id=import_id,
-        filename=filename[:255],
+        filename=filename,
         path=str(path),
         size_bytes=size,
         # A manager's region; none for an admin (everywhere).

@@ -48,7 +48,9 @@ class FeedRecord:
     employment: FeedEmployment | None
     updated_at: datetime | None  # the HTTP feed's, with its offset; a spreadsheet has none
     deleted: bool = False
-    id_number_valid: bool = True  # False: the check digit is wrong (a reconciliation item)
+    # False when the ID number has the right shape but fails its check digit or carries a
+    # birth date that does not exist: kept, and turned into a reconciliation item.
+    id_number_valid: bool = True
 
 
 @dataclass(frozen=True, slots=True)

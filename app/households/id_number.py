@@ -25,19 +25,31 @@ def check_digit(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def normalise_id_number(raw: object, *, today: date | None = None) -> str:
-    """The canonical 18-character form, or `InvalidIdNumber` saying what is wrong. A birth
-    date after `today` (by default the county's day, in Asia/Shanghai) is refused."""
+# Full-width forms (Ａ-Ｚ, ０-９ and the rest of U+FF01..U+FF5E) and the ideographic space, as
+# Chinese input methods type them: the same characters, so folding them is no guess.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# A csv cell written as a formula to keep Excel from turning it into a number: ="4502…"
+_FORMULA_TEXT = re.compile(r'^="(.*)"$')
+
+
+def repair_id_number(raw: object) -> str:
+    """The number in its 18-character shape with what spreadsheets add taken off (spaces,
+    apostrophes, quotes, full-width digits, a lower-case x), or `InvalidIdNumber` saying why
+    it cannot be: digits lost to a number cell or scientific notation are never guessed."""
     if raw is None:
         raise InvalidIdNumber("身份证号码为空")
-    if isinstance(raw, float):
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        # A number cell holds 15 significant digits: an 18-digit number has lost its last ones.
         raise InvalidIdNumber(
             "身份证号码被表格软件存成了数字，末几位已丢失，请把该列设为文本后重新导出"
         )
-    text = str(raw).strip().strip("'‘’\"").strip().replace(" ", "").upper()
+    text = str(raw).translate(_HALF_WIDTH).strip()
+    if formula := _FORMULA_TEXT.match(text):
+        text = formula.group(1)
+    text = text.strip("'‘’\"").strip().replace(" ", "").upper()
     if _SCIENTIFIC.match(text):
         raise InvalidIdNumber(
-            "身份证号码被表格软件转成了科学计数法（如 4.50226E+17），末几位已丢失，"
+            f"身份证号码被表格软件转成了科学计数法（{text}），末几位已丢失，"
             "请把该列设为文本后重新导出"
         )
     if text.endswith(".0") and text[:-2].isdigit():
@@ -48,15 +60,30 @@ def normalise_id_number(raw: object, *, today: date | None = None) -> str:
         raise InvalidIdNumber(f"身份证号码应为18位，实际为{len(text)}位")
     if not _SHAPE.match(text):
         raise InvalidIdNumber("身份证号码前17位应为数字，最后一位为数字或X")
-    try:
-        birth = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
-    except ValueError:
-        raise InvalidIdNumber(f"身份证号码中的出生日期 {text[6:14]} 不存在") from None
-    if not _EARLIEST_BIRTH <= birth <= (today or periods.today()):
-        raise InvalidIdNumber(f"身份证号码中的出生日期 {text[6:14]} 不合理")
-    if check_digit(text[:17]) != text[17]:
-        raise InvalidIdNumber("身份证号码校验位不正确，请核对是否有输错的数字")
     return text
+
+
+def id_number_problem(number: str, *, today: date | None = None) -> str | None:
+    """What is wrong with a well-shaped number (`repair_id_number`'s answer), or None: a birth
+    date that does not exist or lies after `today` (by default the county's day, in
+    Asia/Shanghai), or a check digit that does not match."""
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return f"身份证号码中的出生日期 {number[6:14]} 不存在"
+    if not _EARLIEST_BIRTH <= birth <= (today or periods.today()):
+        return f"身份证号码中的出生日期 {number[6:14]} 不合理"
+    if check_digit(number[:17]) != number[17]:
+        return "身份证号码校验位不正确，请核对是否有输错的数字"
+    return None
+
+
+def normalise_id_number(raw: object, *, today: date | None = None) -> str:
+    """The canonical 18-character form, or `InvalidIdNumber` saying what is wrong."""
+    number = repair_id_number(raw)
+    if problem := id_number_problem(number, today=today):
+        raise InvalidIdNumber(problem)
+    return number
 
 
 def birth_date(id_number: str) -> date:
