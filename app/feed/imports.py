@@ -23,6 +23,7 @@ from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
 from app.feed.batches import Origin, apply_batch
+from app.feed.checks import refresh_findings
 from app.feed.errors import EmptyUpload, ImportNotFound, UnreadableSpreadsheet
 from app.feed.models import FeedImport, FeedRowError
 from app.feed.schemas import ImportAccepted, ImportOut, RowErrorOut
@@ -136,7 +137,7 @@ async def run_import(
 ) -> str:
     """Imports the file of `import_id` from where it stands; answers the final status. Safe
     to run twice: a finished import is left as it is."""
-    from app.feed.spreadsheet import SpreadsheetError, SpreadsheetSource
+    from app.feed.spreadsheet import SpreadsheetRefused, SpreadsheetSource
 
     async with database.sessionmaker() as session, session.begin():
         row = await session.get(FeedImport, import_id, with_for_update=True)
@@ -169,9 +170,12 @@ async def run_import(
                     import_id, applied.rows_read, applied.new, applied.changed,
                     applied.unchanged, applied.deleted, applied.rejected, line,
                 )  # fmt: skip
-    except SpreadsheetError as unreadable:
-        status, error = RunStatus.failed, str(unreadable)
+    except SpreadsheetRefused as unreadable:
+        status, error = RunStatus.failed, unreadable.reason
     async with database.sessionmaker() as session, session.begin():
+        if status == RunStatus.succeeded:
+            # The county's checks over what the file changed, before anyone reads the result.
+            await refresh_findings(session, region, cipher=cipher)
         await session.execute(
             update(FeedImport)
             .where(FeedImport.id == import_id)

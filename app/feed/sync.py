@@ -24,6 +24,7 @@ from app.core.periods import SHANGHAI
 from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
 from app.feed.batches import Origin, apply_batch
+from app.feed.checks import refresh_findings
 from app.feed.errors import SyncRunNotFound
 from app.feed.models import FeedSyncRun
 from app.feed.records import FeedSource
@@ -177,6 +178,9 @@ async def _pull(
     except Exception as failure:  # recorded on the run, then raised for the worker's log
         await _finish(database, run_id, RunStatus.failed, f"同步中断：{failure}")
         raise
+    if status == RunStatus.succeeded:
+        async with database.sessionmaker() as session, session.begin():
+            await refresh_findings(session, None, cipher=cipher)
     await _finish(database, run_id, status, error)
     return status
 
