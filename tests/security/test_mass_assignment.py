@@ -63,6 +63,8 @@ def _world() -> World:
         period="2026-11",
         coordinator_id=uuid.uuid4(),
         conflict_id=uuid.uuid4(),
+        import_id=uuid.uuid4(),
+        run_id=uuid.uuid4(),
         shared_training_id=uuid.uuid4(),
         shared_session_id=uuid.uuid4(),
     )
