@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import File, Request, UploadFile, status
+from fastapi import Form, Request, status
 
 from app.core.auth import Admin, Manager
 from app.core.deps import Pagination, ReadSession, Session
@@ -13,7 +13,14 @@ from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.feed import imports, sync
 from app.feed.errors import EmptyUpload, ImportNotFound, SyncRunNotFound, UnreadableSpreadsheet
-from app.feed.schemas import ImportAccepted, ImportOut, RowErrorPage, SyncRunOut, SyncRunPage
+from app.feed.schemas import (
+    ImportAccepted,
+    ImportOut,
+    ImportUpload,
+    RowErrorPage,
+    SyncRunOut,
+    SyncRunPage,
+)
 
 router = api_router("/feed", tags=["feed"])
 IMPORTS_PATH = "/api/v1/feed/imports"
@@ -31,7 +38,7 @@ async def create_import(
     request: Request,
     caller: Manager,
     session: Session,
-    file: Annotated[UploadFile, File(description="The export: xlsx, or csv (UTF-8 or GB18030)")],
+    form: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
 ) -> ImportAccepted:
     """A township or county manager (or an admin) uploads the monitoring system's export
     (xlsx or csv; a title row or two above the header is fine). A worker imports it; follow
@@ -41,8 +48,8 @@ async def create_import(
     return await imports.create_import(
         session,
         caller,
-        filename=file.filename or "upload",
-        upload=file.file,
+        filename=form.file.filename or "upload",
+        upload=form.file.file,
         directory=request.app.state.settings.import_dir,
     )
 
@@ -70,6 +77,8 @@ async def get_import(import_id: uuid.UUID, caller: Manager, session: ReadSession
 async def list_import_errors(
     import_id: uuid.UUID, caller: Manager, session: ReadSession, page: Pagination
 ) -> RowErrorPage:
+    """Every refused row of an import in file order: row number, column, what was there
+    (personal data masked) and why, in words a clerk understands."""
     items, cursor = await imports.list_errors(session, caller, import_id, page)
     return RowErrorPage(items=items, next_cursor=cursor)
 
@@ -108,4 +117,5 @@ async def list_sync_runs(caller: Manager, session: ReadSession, page: Pagination
     responses=problem_responses(SyncRunNotFound),
 )
 async def get_sync_run(run_id: uuid.UUID, caller: Manager, session: ReadSession) -> SyncRunOut:
+    """One pull with its counts, pages, time and outcome."""
     return await sync.get_run(session, run_id)

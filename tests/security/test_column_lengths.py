@@ -52,7 +52,7 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
 # Request schemas whose fields are never stored as they are sent, with the reason.
 NOT_STORED = {
     "TokenRequest": "credentials are compared (a username looked up, a secret verified)",
-    "Body_feed-import": "the file goes to disk as sent; its name is kept whole up to 255 characters"
+    "ImportUpload": "the file goes to disk as sent; its name is kept whole up to 255 characters"
     " and refused beyond",
     "RefreshRequest": "the token is hashed before it is looked up",
     "LogoutRequest": "the token is hashed before it is looked up",
