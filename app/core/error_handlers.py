@@ -78,11 +78,24 @@ _HTTP_CODES = {
 # FastAPI's 400 for a body it cannot read at all (bytes that are not UTF-8, nesting deeper than
 # the parser goes, a broken form). Malformed JSON it answers 422 `json_invalid`; so are these.
 _UNREADABLE_BODY = "There was an error parsing the body"
+# Starlette's 400s for a multipart form it cannot read (`starlette.formparsers`).
+_UNREADABLE_FORM = (
+    "Invalid multipart data",
+    "Missing boundary in multipart",
+    "Field exceeded maximum size",
+    "Part exceeded maximum size",
+    "Too many fields",
+    "Too many files",
+    'The Content-Disposition header field "name"',
+)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+    if exc.status_code == 400 and (
+        exc.detail == _UNREADABLE_BODY
+        or (isinstance(exc.detail, str) and exc.detail.startswith(_UNREADABLE_FORM))
+    ):
         errors = [{"field": "body", "message": validation.TEMPLATES["json_invalid"]}]
         return problem_response(
             422, ValidationFailed.code, ValidationFailed.title, "请求体无法解析", errors=errors
