@@ -55,7 +55,12 @@ STAGE_COLUMNS = (
 # highest division codes). An ID number another member holds is taken by nobody new: the
 # member who holds it in the registry keeps it; two new claimants in one batch both wait.
 MARK_PROBLEMS = """
-WITH marked AS (
+WITH claimed_twice AS (
+    -- ID numbers two members of this batch claim (hashed once, not looked up per row).
+    SELECT t.id_number_index FROM feed_stage AS t
+    GROUP BY t.id_number_index HAVING count(DISTINCT t.member_no) > 1
+),
+marked AS (
 UPDATE feed_stage AS s SET problem = CASE
     WHEN NOT EXISTS (
         SELECT 1 FROM region AS r WHERE r.code = s.village_code AND r.level = 'village'
@@ -76,10 +81,8 @@ UPDATE feed_stage AS s SET problem = CASE
         SELECT 1 FROM member AS m
         WHERE m.id_number_index = s.id_number_index AND m.member_no <> s.member_no
     ) OR (
-        EXISTS (
-            SELECT 1 FROM feed_stage AS t
-            WHERE t.id_number_index = s.id_number_index AND t.member_no <> s.member_no
-        ) AND NOT EXISTS (
+        s.id_number_index IN (SELECT c.id_number_index FROM claimed_twice AS c)
+        AND NOT EXISTS (
             SELECT 1 FROM member AS m
             WHERE m.id_number_index = s.id_number_index AND m.member_no = s.member_no
         )
