@@ -26,6 +26,7 @@ FASTAPI_FACING = frozenset(
         "app.core.middleware",
         "app.core.routing",
         "app.fakes.wechat",  # a stand-in WeChat server, itself a FastAPI app
+        "app.feed.simulator",  # the stand-in monitoring feed, a Starlette app
     }
 )
 

@@ -154,9 +154,7 @@ class FeedConflict(UUIDPrimaryKey, Base):
     kind: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'open'"))
     member_no: Mapped[str] = mapped_column(String(32))
-    member_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("member.id", ondelete="CASCADE")
-    )
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     # The village the item belongs to, for scope: the member's, or the feed record's.
     village_code: Mapped[str] = mapped_column(String(12))
     period: Mapped[str | None] = mapped_column(String(7))
