@@ -241,6 +241,8 @@ class SyntheticFeed:
         phone = None
         if age >= 16 and draws.random() < 0.85:
             phone = draws.pick(PHONE_PREFIXES) + f"{draws.below(10**8):08d}"
+        name = SURNAMES.pick(draws) + _given_name(draws, male)
+        # Drawn last: a night's change redraws it alone, from its own key.
         employment_draws = draws if epoch == 0 else Draws(self.seed, "change", index, epoch)
         employment = None
         if labour_type in LABOUR_FORCE and 16 <= age < 65:
@@ -248,7 +250,7 @@ class SyntheticFeed:
         record = {
             **household.fields,
             "member_no": f"{household.household_no}-{position + 1:02d}",
-            "name": SURNAMES.pick(draws) + _given_name(draws, male),
+            "name": name,
             "id_number": self.id_number(index, age, male),
             "relation": relation,
             "phone": phone,
