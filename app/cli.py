@@ -289,6 +289,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
         port=args.port,
         with_worker=not args.no_worker,
         fake_wechat=args.fake_wechat,
+        feed_simulator=args.feed_simulator,
     )
     raise SystemExit(run_dev(options))
 
@@ -311,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="answer the mini-program's WeChat logins with a local fake (default); with"
         " --no-fake-wechat, WECHAT_API_BASE and the app's credentials are used",
+    )
+    dev.add_argument(
+        "--feed-simulator",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pull from and push to a local simulated monitoring feed for the demo county"
+        " (default); with --no-feed-simulator, FEED_URL and FEED_TOKEN are used",
     )
     dev.set_defaults(handler=cmd_dev)
 
