@@ -85,6 +85,14 @@ class Settings(BaseSettings):
 
     feed_url: str = "http://127.0.0.1:8001"
     feed_token: str = DEV_FEED_TOKEN
+    # Each call to the feed (app/feed/client.py): one attempt may take this long; 5xx, timeouts
+    # and lost connections are tried again up to `feed_max_attempts` in all, after a backoff
+    # doubling from `feed_backoff_seconds` (with jitter).
+    feed_timeout_seconds: float = Field(default=30.0, gt=0)
+    feed_max_attempts: int = Field(default=5, ge=1)
+    feed_backoff_seconds: float = Field(default=1.0, ge=0)
+    # Updates sent back to the feed per request (app/feed/pushback.py).
+    feed_push_batch_size: int = Field(default=200, ge=1, le=1000)
 
     visit_max_distance_km: float = DEFAULT_VISIT_MAX_DISTANCE_KM
     # Visits are written by this many statements at once per process, each taking up to
