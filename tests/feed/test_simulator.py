@@ -5,11 +5,17 @@ applied once per Idempotency-Key."""
 from __future__ import annotations
 
 import itertools
+import socket
+import subprocess
+import sys
+import time
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
+from app.core.config import PROJECT_ROOT
 from app.feed.simulator import Faults
 from app.feed.synthetic import BLOCK_RECORDS, Position, SyntheticFeed
 from app.households.errors import InvalidIdNumber
@@ -240,3 +246,35 @@ async def test_updates_are_applied_once_per_key_and_refused_per_item():
             "accepted"
         ] == 1
         assert simulator.ledger.applied[(members[0], PERIOD)]["employment"]["status"] == "未务工"
+
+
+def test_the_command_serves_the_feed(tmp_path):
+    """`wengang feed-simulator` on a port of its own, with a switch on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "feed-simulator", "--port", str(port),
+         "--population", "30", "--token", TOKEN, "--rate-limit-every", "2", "--retry-after", "3"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/records", params={"limit": 50}, headers=HEADERS
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        assert answer.status_code == 200 and len(answer.json()["records"]) == 30
+        limited = httpx.get(f"http://127.0.0.1:{port}/v1/records", headers=HEADERS)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "3"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
