@@ -239,6 +239,43 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     print(f"wrote {target}")
 
 
+def cmd_feed_simulator(args: argparse.Namespace) -> None:
+    from app.feed.simulator import Faults, FeedSimulator, serve
+    from app.feed.synthetic import SyntheticFeed
+
+    # Only FEED_TOKEN is read: a stand-in feed needs none of the service's secrets.
+    token = args.token or Settings(app_env="development").feed_token
+    try:
+        feed = SyntheticFeed(
+            args.population,
+            args.seed,
+            [code for code in (args.village or []) if code],
+            period=args.period,
+            epoch=args.epoch,
+            bad_every=args.bad_rows_every,
+        )
+    except ValueError as exc:
+        print(f"wengang: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    faults = Faults(
+        rate_limit_every=args.rate_limit_every,
+        retry_after=args.retry_after,
+        error_rate=args.error_rate,
+        timeout_every=args.timeout_every,
+        hang_seconds=args.hang_seconds,
+        page_delay=args.page_delay,
+        token_expires_after=args.token_expires_after,
+    )
+    simulator = FeedSimulator(feed, token=token, faults=faults)
+    print(
+        f"feed simulator on http://{args.host}:{args.port}: {feed.population:,} members in"
+        f" {len(feed.villages)} villages, seed {feed.seed}, period {feed.period},"
+        f" epoch {feed.epoch} (FEED_URL=http://{args.host}:{args.port})",
+        flush=True,
+    )
+    serve(simulator, args.host, args.port)
+
+
 def cmd_dev(args: argparse.Namespace) -> None:
     from app.devserver import DevOptions, run_dev
 
@@ -252,6 +289,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
         port=args.port,
         with_worker=not args.no_worker,
         fake_wechat=args.fake_wechat,
+        feed_simulator=args.feed_simulator,
     )
     raise SystemExit(run_dev(options))
 
@@ -274,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="answer the mini-program's WeChat logins with a local fake (default); with"
         " --no-fake-wechat, WECHAT_API_BASE and the app's credentials are used",
+    )
+    dev.add_argument(
+        "--feed-simulator",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pull from and push to a local simulated monitoring feed for the demo county"
+        " (default); with --no-feed-simulator, FEED_URL and FEED_TOKEN are used",
     )
     dev.set_defaults(handler=cmd_dev)
 
@@ -323,11 +368,57 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, help="same seed, same population (default fixed)")
     seed.set_defaults(handler=cmd_seed_demo)
 
+    add_feed_simulator_parser(commands)
+
     openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
     openapi.add_argument("--output", default=str(OPENAPI_PATH))
     openapi.add_argument("--check", action="store_true", help="fail if the file is stale")
     openapi.set_defaults(handler=cmd_openapi)
     return parser
+
+
+def add_feed_simulator_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from app.feed.synthetic import DEFAULT_SEED
+
+    sim = commands.add_parser(
+        "feed-simulator",
+        help="serve a synthetic monitoring feed (FEED.md) for development, tests and benchmarks",
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8001)
+    sim.add_argument("--population", type=int, default=2_000, help="members (default 2000)")
+    sim.add_argument("--seed", type=int, default=DEFAULT_SEED, help="same seed, same records")
+    sim.add_argument(
+        "--village",
+        action="append",
+        help="a village code the households live in (repeat); default the demo county's",
+    )
+    sim.add_argument("--period", help="the month employment is stated for (default this month)")
+    sim.add_argument(
+        "--epoch",
+        type=int,
+        default=0,
+        help="nights of changes after the first full load: each changes one member in 20",
+    )
+    sim.add_argument("--token", help="the bearer token it accepts (default FEED_TOKEN)")
+    faults = sim.add_argument_group("failures (0 turns each off)")
+    faults.add_argument("--rate-limit-every", type=int, default=0, metavar="N",
+                        help="answer every Nth request 429")  # fmt: skip
+    faults.add_argument("--retry-after", default="1",
+                        help="the 429's Retry-After: seconds or an HTTP date")  # fmt: skip
+    faults.add_argument("--error-rate", type=float, default=0.0, metavar="SHARE",
+                        help="answer this share of requests 503")  # fmt: skip
+    faults.add_argument("--timeout-every", type=int, default=0, metavar="N",
+                        help="hang every Nth request for --hang-seconds")  # fmt: skip
+    faults.add_argument("--hang-seconds", type=float, default=30.0)
+    faults.add_argument("--page-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long before every page")  # fmt: skip
+    faults.add_argument("--bad-rows-every", type=int, default=0, metavar="N",
+                        help="spoil every Nth record (missing fields, wrong check digit,"
+                        " shared or float-mangled ID number)")  # fmt: skip
+    faults.add_argument("--token-expires-after", type=int, default=0, metavar="N",
+                        help="refuse the token (401) after N requests")  # fmt: skip
+    sim.set_defaults(handler=cmd_feed_simulator)
 
 
 def main(argv: list[str] | None = None) -> None:

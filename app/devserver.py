@@ -26,6 +26,9 @@ from app.core.embedded import EmbeddedServices, start_embedded
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
+# The demo's feed: about 600 households for the demo county, with a refused row now and then.
+DEV_FEED_POPULATION = 2_000
+DEV_FEED_BAD_ROWS_EVERY = 250
 ALL_INTERFACES = ("0.0.0.0", "::")  # noqa: S104 - named, not bound here
 
 
@@ -39,6 +42,7 @@ class DevOptions:
     port: int = 8000
     with_worker: bool = True
     fake_wechat: bool = True
+    feed_simulator: bool = True
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -116,6 +120,11 @@ def banner(options: DevOptions, settings: Settings, services: EmbeddedServices) 
         lines.append(
             f"  WeChat   fake at {settings.wechat_api_base}: any wx.login code signs in"
             " (--no-fake-wechat for WECHAT_API_BASE)"
+        )
+    if options.feed_simulator:
+        lines.append(
+            f"  feed     simulator at {settings.feed_url}: {DEV_FEED_POPULATION:,} members of the"
+            " demo county (--no-feed-simulator for FEED_URL)"
         )
     lines.append("  other commands reach these services in a shell with:")
     lines.append(f"    export DATABASE_URL='{settings.database_url}'")
@@ -201,6 +210,23 @@ def fake_wechat_server(enabled: bool) -> Iterator[str | None]:
         server.stop()
 
 
+@contextmanager
+def feed_simulator_server(enabled: bool, token: str) -> Iterator[str | None]:
+    if not enabled:
+        yield None
+        return
+    from app.feed.simulator import FeedSimulator, FeedSimulatorServer
+    from app.feed.synthetic import SyntheticFeed
+
+    feed = SyntheticFeed(DEV_FEED_POPULATION, bad_every=DEV_FEED_BAD_ROWS_EVERY)
+    server = FeedSimulatorServer(FeedSimulator(feed, token=token))
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
 def run_dev(options: DevOptions) -> int:
     """Run until Ctrl-C (0) or until a part fails (1, after saying which)."""
     from app.cli import migrate, seed_demo
@@ -224,11 +250,16 @@ def run_dev(options: DevOptions) -> int:
     children: Children | None = None
     status = 0
     try:
-        with fake_wechat_server(options.fake_wechat) as wechat_base:
+        with (
+            fake_wechat_server(options.fake_wechat) as wechat_base,
+            feed_simulator_server(options.feed_simulator, settings.feed_token) as feed_base,
+        ):
             assert services.database_url and services.redis_url
             overrides = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url}
             if wechat_base:
                 overrides["WECHAT_API_BASE"] = wechat_base
+            if feed_base:
+                overrides["FEED_URL"] = feed_base
             os.environ.update(overrides)
             # A person reads these logs; LOG_FORMAT=json in the environment still wins.
             os.environ.setdefault("LOG_FORMAT", "console")

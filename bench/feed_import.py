@@ -40,8 +40,8 @@ import harness
 from app.core.config import Settings
 from app.core.crypto import ID_NUMBER_INDEX, PHONE_INDEX, PiiCipher
 from app.households.id_number import check_digit
-from app.regions.importer import DEMO_COUNTY_CSV
 from app.households.views import ID_NUMBER_CIPHER, PHONE_CIPHER
+from app.regions.importer import DEMO_COUNTY_CSV
 
 DATABASE = "wengang_bench_feed"
 HEADERS = (
@@ -55,7 +55,9 @@ CHUNK = 5000
 
 
 def villages(url: str) -> list[str]:
-    return harness.psql("SELECT code FROM region WHERE level = 'village' ORDER BY code", url).split()
+    return harness.psql(
+        "SELECT code FROM region WHERE level = 'village' ORDER BY code", url
+    ).split()
 
 
 def people(rows: int, codes: list[str]) -> Iterator[dict[str, object]]:

@@ -1,7 +1,9 @@
-"""`wengang dev`: says it runs only when it does, fails loudly, and its WeChat fake logs in."""
+"""`wengang dev`: says it runs only when it does, fails loudly, its WeChat fake logs in and its
+simulated feed answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser
-from app.core.config import PROJECT_ROOT, Settings
+from app.core.config import DEV_FEED_TOKEN, PROJECT_ROOT, Settings
 from app.core.embedded import EmbeddedServices
 from app.devserver import Children, DevFailed, DevOptions, banner, wait_until_ready
 
@@ -80,9 +82,11 @@ def test_banner_shows_how_other_commands_reach_the_services(settings):
     assert f"export REDIS_URL='{settings.redis_url}'" in text
     assert "http://127.0.0.1:8123/docs" in text
     assert "reachable from this machine only" not in text
-    local = banner(DevOptions(fake_wechat=False), settings, services)
+    assert f"feed     simulator at {settings.feed_url}" in text
+    local = banner(DevOptions(fake_wechat=False, feed_simulator=False), settings, services)
     assert "reachable from this machine only" in local
     assert "fake at" not in local
+    assert "simulator at" not in local
 
 
 def test_dev_prints_the_banner_once_ready_and_stops_cleanly_on_ctrl_c(settings, tmp_path):
@@ -110,6 +114,15 @@ def test_dev_prints_the_banner_once_ready_and_stops_cleanly_on_ctrl_c(settings, 
         # The banner came only after the API answered ready.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as ready:
             assert ready.status == 200
+        # The simulated feed answers at the FEED_URL the banner names, with the dev token.
+        feed_line = next(line for line in process.stdout if line.startswith("  feed "))
+        feed_url = feed_line.split(" at ", 1)[1].split(": ", 1)[0]
+        request = urllib.request.Request(  # noqa: S310 - the banner's loopback URL
+            f"{feed_url}/v1/records?limit=3",
+            headers={"Authorization": f"Bearer {DEV_FEED_TOKEN}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as feed:  # noqa: S310 - the same
+            assert len(json.loads(feed.read())["records"]) == 3
         process.send_signal(signal.SIGINT)
         rest = process.stdout.read()  # to the end: every process writing to it has stopped
         process.wait(timeout=30)

@@ -28,6 +28,7 @@ FASTAPI_FACING = frozenset(
         "app.feed.conflicts_router",  # reconciliation's routes, part of the feed's router
         "app.fakes.wechat",  # a stand-in WeChat server, itself a FastAPI app
         "app.feed.checks_router",  # the data checks' routes, beside the feed's router.py
+        "app.feed.simulator",  # the stand-in monitoring feed, a Starlette app
     }
 )
 

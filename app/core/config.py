@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     feed_import_dir: Path | None = None  # default: <data_dir>/imports
     feed_import_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
     feed_import_chunk_rows: int = Field(default=5000, ge=1)
+    # Each call to the feed (app/feed/client.py): one attempt may take this long; 5xx, timeouts
+    # and lost connections are tried again up to `feed_max_attempts` in all, after a backoff
+    # doubling from `feed_backoff_seconds` (with jitter).
+    feed_max_attempts: int = Field(default=5, ge=1)
+    feed_backoff_seconds: float = Field(default=1.0, ge=0)
+    # Updates sent back to the feed per request (app/feed/pushback.py).
+    feed_push_batch_size: int = Field(default=200, ge=1, le=1000)
 
     visit_max_distance_km: float = DEFAULT_VISIT_MAX_DISTANCE_KM
     # Visits are written by this many statements at once per process, each taking up to

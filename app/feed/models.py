@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +17,8 @@ from app.feed.values import (
     ConflictResolution,
     ConflictStatus,
     Precedence,
+    PushItemStatus,
+    PushStatus,
     RunStatus,
     RunTrigger,
 )
@@ -186,3 +188,72 @@ class FeedSetting(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class FeedPushBatch(UUIDPrimaryKey, Base):
+    """Updates sent back to the feed (`POST /v1/updates`) under one `Idempotency-Key`: recorded
+    with its items and committed before it is first sent, then sent as it stands until an
+    answer is recorded (`app.feed.pushback`)."""
+
+    __tablename__ = "feed_push_batch"
+    __table_args__ = (
+        CheckConstraint(one_of("status", PushStatus), name="status_known"),
+        Index(
+            "ix_feed_push_batch_pending_created_at",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    # sha256 (hex) of the batch's content: its updates and what each follows.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    items: Mapped[int]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    accepted: Mapped[int | None]
+    rejected: Mapped[int | None]
+    # Why the last attempt got no answer (the batch stays pending and is sent again).
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    last_sent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+
+
+class FeedPushItem(Base):
+    """One update of a batch: a member's month as sent (`payload`), the digest of its values,
+    and what the feed said of it."""
+
+    __tablename__ = "feed_push_item"
+    __table_args__ = (
+        CheckConstraint(one_of("status", PushItemStatus), name="status_known"),
+        Index("ix_feed_push_item_member_id_period", "member_id", "period"),
+    )
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feed_push_batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The update's index in the batch, as the feed's answer names it.
+    position: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(7))
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(8), server_default=text("'sent'"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedPushed(Base):
+    """What the feed last accepted from us for a member's month: a month whose values still
+    have this digest is not sent again; a change is."""
+
+    __tablename__ = "feed_pushed"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("feed_push_batch.id", ondelete="SET NULL")
+    )
+    accepted_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -25,6 +25,7 @@ from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
 from app.feed.batches import Origin, apply_batch
 from app.feed.checks import refresh_findings
+from app.feed.client import FeedRefused
 from app.feed.errors import SyncRunNotFound
 from app.feed.models import FeedSyncRun
 from app.feed.records import FeedSource
@@ -37,10 +38,6 @@ SYNC_JOB = "feed.sync"
 
 class CursorMoved(Exception):
     """Another run applied a page since this run read the cursor."""
-
-
-class FeedRefused(Exception):
-    """The feed refused our token (401/403): no retry helps; an admin must act."""
 
 
 async def request_run(session: AsyncSession, caller: Principal) -> SyncRunOut:

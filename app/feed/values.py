@@ -43,3 +43,16 @@ class Precedence(StrEnum):
     ours = "ours"  # the coordinator's observation stays (default)
     theirs = "theirs"  # the feed's value replaces it
     newer = "newer"  # whichever was observed later
+
+
+class PushStatus(StrEnum):
+    """A batch of updates sent back to the feed."""
+
+    pending = "pending"  # recorded; sent or not, its answer not yet recorded
+    answered = "answered"
+
+
+class PushItemStatus(StrEnum):
+    sent = "sent"  # in a batch not yet answered
+    accepted = "accepted"
+    rejected = "rejected"  # kept with the feed's reason; sent again by the next push

@@ -1,7 +1,7 @@
 """Data checks: what each rule found per household or member, and the exemptions per rule.
 
 Revision ID: 20261129_1920
-Revises: 20261129_1900
+Revises: 20261129_1910
 Create Date: 2026-11-30 03:01:53.226795+08:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261129_1920"
-down_revision: str | None = "20261129_1900"
+down_revision: str | None = "20261129_1910"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -154,7 +154,9 @@ def test_wengang_dev_says_development_itself(monkeypatch):
     monkeypatch.setattr(
         app.devserver, "run_dev", lambda options: reached.append(os.environ["APP_ENV"]) or 0
     )
-    options = argparse.Namespace(host="127.0.0.1", port=0, no_worker=True, fake_wechat=True)
+    options = argparse.Namespace(
+        host="127.0.0.1", port=0, no_worker=True, fake_wechat=True, feed_simulator=True
+    )
     monkeypatch.delenv("APP_ENV")
     get_settings.cache_clear()
     try:
