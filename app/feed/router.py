@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Form, Request, status
+from fastapi import Form, Request, UploadFile, status
+from pydantic import Field
 
 from app.core.auth import Admin, Manager
+from app.core.bodies import RequestBody
 from app.core.deps import Pagination, ReadSession, Session
 from app.core.errors import problem_responses
 from app.core.routing import api_router
@@ -23,6 +25,14 @@ from app.feed.schemas import (
 )
 
 router = api_router("/feed", tags=["feed"])
+
+
+class ImportUpload(RequestBody):
+    """The multipart form of an upload: one file, nothing else."""
+
+    file: UploadFile = Field(description="The export: xlsx, or csv (UTF-8 or GB18030)")
+
+
 IMPORTS_PATH = "/api/v1/feed/imports"
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.bodies import RequestBody
 from app.core.pagination import Page
 from app.feed.values import RunStatus, RunTrigger
 
@@ -76,9 +74,3 @@ class ImportOut(Counts):
 class ImportAccepted(BaseModel):
     id: uuid.UUID
     status: RunStatus
-
-
-class ImportUpload(RequestBody):
-    """The multipart form of an upload: one file, nothing else."""
-
-    file: UploadFile = Field(description="The export: xlsx, or csv (UTF-8 or GB18030)")
