@@ -18,7 +18,6 @@ from app.feed.errors import EmptyUpload, ImportNotFound, SyncRunNotFound, Unread
 from app.feed.schemas import (
     ImportAccepted,
     ImportOut,
-    ImportUpload,
     RowErrorPage,
     SyncRunOut,
     SyncRunPage,
