@@ -198,7 +198,7 @@ written AS (
         i.id_number_index, i.phone_cipher, i.phone_index, i.relation, i.labour_type,
         CASE WHEN i.deleted THEN now() END
     FROM incoming AS i
-    WHERE NOT i.deleted OR i.member_no IN (SELECT p.member_no FROM member AS p)
+    WHERE NOT i.deleted OR EXISTS (SELECT 1 FROM member AS p WHERE p.member_no = i.member_no)
     ORDER BY i.member_no
     ON CONFLICT (member_no) DO UPDATE SET
         household_id = excluded.household_id, name = excluded.name,
@@ -221,6 +221,8 @@ written AS (
 ),
 described AS (
     SELECT w.*, o.id IS NULL AS is_new,
+        to_jsonb(o) - 'id_number_cipher' - 'id_number_index' - 'phone_cipher' - 'phone_index'
+            AS old_fields,
         o.id IS NOT NULL AND o.deleted_at IS NULL AND w.deleted_at IS NOT NULL AS is_deleted,
         array_remove(ARRAY[
             CASE WHEN o.household_id IS DISTINCT FROM w.household_id THEN 'household_id' END,
@@ -247,11 +249,10 @@ audited AS (
         ARRAY(SELECT f FROM unnest(d.fields) AS f ORDER BY f COLLATE "C"),
         -- Personal fields are named, never written out.
         coalesce((
-            SELECT jsonb_object_agg(f, jsonb_build_object('old', o.v -> f, 'new', n.v -> f))
-            FROM unnest(d.fields) AS f,
-                (SELECT to_jsonb(p) - 'id_number_cipher' - 'id_number_index' - 'phone_cipher'
-                    - 'phone_index' AS v FROM member AS p WHERE p.id = d.id) AS o,
-                (SELECT to_jsonb(d) AS v) AS n
+            SELECT jsonb_object_agg(
+                f, jsonb_build_object('old', d.old_fields -> f, 'new', to_jsonb(d) -> f)
+            )
+            FROM unnest(d.fields) AS f
             WHERE f NOT IN ('id_number', 'phone')
         ), '{}'), $3
     FROM described AS d
@@ -334,13 +335,11 @@ ORDER BY d.line
 # Which records' months the writer wrote in this transaction (it stamps `updated_at` with the
 # transaction's time).
 EMPLOYMENT_WRITTEN = """
-SELECT DISTINCT s.member_no
-FROM feed_stage AS s
-JOIN LATERAL (SELECT p.id FROM member AS p WHERE p.member_no = s.member_no) AS p ON true
-WHERE s.problem IS NULL AND s.status IS NOT NULL AND EXISTS (
-    SELECT 1 FROM member_employment AS me
-    WHERE me.member_id = p.id AND me.period = s.period AND me.updated_at = now()
-)
+SELECT DISTINCT p.member_no
+FROM feed_employment AS f
+JOIN member_employment AS me ON me.member_id = f.member_id AND me.period = f.period
+JOIN member AS p ON p.id = f.member_id
+WHERE me.updated_at = now()
 """
 
 MEMBERS_OF_HOUSEHOLDS = """

@@ -22,6 +22,7 @@ from app.core.db import Database
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
+from app.feed.apply import RegistryStatistics
 from app.feed.batches import Origin, apply_batch
 from app.feed.checks import refresh_findings
 from app.feed.errors import EmptyUpload, ImportNotFound, UnreadableSpreadsheet
@@ -144,34 +145,46 @@ async def run_import(
         if row is None or row.status in (RunStatus.succeeded, RunStatus.failed):
             return row.status if row else RunStatus.failed
         row.status, row.started_at = RunStatus.running, row.started_at or func.now()
-        path, line, region = Path(row.path), row.next_line, row.region_code
+        path, region = Path(row.path), row.region_code
     scope = Scope.of_regions([region]) if region else Scope.everything()
     actor = Principal.system(f"{IMPORT_JOB}:{import_id}").actor
     source = SpreadsheetSource(path, chunk_rows=chunk_rows)
+    statistics = RegistryStatistics()
     status, error = RunStatus.succeeded, None
-    try:
-        async for batch in source.batches(str(line)):
-            async with database.driver_connection() as connection, connection.transaction():
-                standing = await connection.fetchval(
-                    "SELECT next_line FROM feed_import WHERE id = $1 FOR UPDATE", import_id
-                )
-                if standing != line:  # another worker carried it on meanwhile
-                    return RunStatus.running
-                applied = await apply_batch(
-                    connection, batch, cipher=cipher, actor=actor, scope=scope,
-                    origin=Origin(import_id=import_id),
-                )  # fmt: skip
-                line = int(batch.position) if batch.position else line + batch.rows_read
-                await connection.execute(
-                    """UPDATE feed_import SET rows_read = rows_read + $2, new = new + $3,
-                        changed = changed + $4, unchanged = unchanged + $5,
-                        deleted = deleted + $6, rejected = rejected + $7, next_line = $8
-                    WHERE id = $1""",
-                    import_id, applied.rows_read, applied.new, applied.changed,
-                    applied.unchanged, applied.deleted, applied.rejected, line,
-                )  # fmt: skip
-    except SpreadsheetRefused as unreadable:
-        status, error = RunStatus.failed, unreadable.reason
+    line = 1
+    async with database.driver_connection() as connection:
+        # One worker per import: a second one (arq runs a job at least once) leaves it be.
+        lock = import_id.int >> 65  # within a bigint
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+            return RunStatus.running
+        try:
+            # Where it stands now that no other worker can move it.
+            standing = await connection.fetchrow(
+                "SELECT status, next_line FROM feed_import WHERE id = $1", import_id
+            )
+            if standing["status"] != RunStatus.running:
+                return str(standing["status"])
+            line = standing["next_line"]
+            async for batch in source.batches(str(line)):
+                async with connection.transaction():
+                    applied = await apply_batch(
+                        connection, batch, cipher=cipher, actor=actor, scope=scope,
+                        origin=Origin(import_id=import_id),
+                    )  # fmt: skip
+                    line = int(batch.position) if batch.position else line + batch.rows_read
+                    await connection.execute(
+                        """UPDATE feed_import SET rows_read = rows_read + $2, new = new + $3,
+                            changed = changed + $4, unchanged = unchanged + $5,
+                            deleted = deleted + $6, rejected = rejected + $7, next_line = $8
+                        WHERE id = $1""",
+                        import_id, applied.rows_read, applied.new, applied.changed,
+                        applied.unchanged, applied.deleted, applied.rejected, line,
+                    )  # fmt: skip
+                await statistics.after(connection, applied)
+        except SpreadsheetRefused as unreadable:
+            status, error = RunStatus.failed, unreadable.reason
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock($1)", lock)
     async with database.sessionmaker() as session, session.begin():
         if status == RunStatus.succeeded:
             # The county's checks over what the file changed, before anyone reads the result.

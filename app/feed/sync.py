@@ -23,6 +23,7 @@ from app.core.pagination import PageRequest, newest_first, newest_first_key, nex
 from app.core.periods import SHANGHAI
 from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
+from app.feed.apply import RegistryStatistics
 from app.feed.batches import Origin, apply_batch
 from app.feed.checks import refresh_findings
 from app.feed.client import FeedRefused
@@ -136,6 +137,7 @@ async def _pull(
             cursor,
         )
     actor = Principal.system(f"{SYNC_JOB}:{run_id}").actor
+    statistics = RegistryStatistics()
     status, error = RunStatus.succeeded, None
     try:
         async for batch in source.batches(cursor):
@@ -167,6 +169,7 @@ async def _pull(
                     applied.deleted, applied.rejected, batch.position,
                 )  # fmt: skip
             cursor = batch.position
+            await statistics.after(connection, applied)
     except CursorMoved:
         status, error = RunStatus.failed, "另一次同步已推进了游标，本次停止（不会重复或遗漏）"
     except FeedRefused as refused:
