@@ -223,6 +223,7 @@ described AS (
     SELECT w.*, o.id IS NULL AS is_new,
         to_jsonb(o) - 'id_number_cipher' - 'id_number_index' - 'phone_cipher' - 'phone_index'
             AS old_fields,
+        to_jsonb(w) AS new_fields,
         o.id IS NOT NULL AND o.deleted_at IS NULL AND w.deleted_at IS NOT NULL AS is_deleted,
         array_remove(ARRAY[
             CASE WHEN o.household_id IS DISTINCT FROM w.household_id THEN 'household_id' END,
@@ -250,7 +251,7 @@ audited AS (
         -- Personal fields are named, never written out.
         coalesce((
             SELECT jsonb_object_agg(
-                f, jsonb_build_object('old', d.old_fields -> f, 'new', to_jsonb(d) -> f)
+                f, jsonb_build_object('old', d.old_fields -> f, 'new', d.new_fields -> f)
             )
             FROM unnest(d.fields) AS f
             WHERE f NOT IN ('id_number', 'phone')

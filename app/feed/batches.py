@@ -3,7 +3,10 @@ the caller's transaction: what both the pull and the import do per batch."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -64,3 +67,27 @@ def _error_row(error: RowError, origin: Origin, member_no: str | None) -> tuple[
         uuid.uuid4(), origin.import_id, origin.sync_run_id, origin.page, error.line, member_no,
         (error.column or "")[:64] or None, value, error.reason,
     )  # fmt: skip
+
+
+async def read_ahead(batches: AsyncIterator[Batch]) -> AsyncIterator[Batch]:
+    """`batches`, with the next one read while the caller applies the current one: a
+    spreadsheet's next chunk is parsed (in the reader's thread) and the feed's next page is
+    fetched while the database takes this one. A batch read ahead and never applied costs
+    nothing: where the source stands is committed only with a batch applied."""
+    pending: asyncio.Task[Batch] | None = asyncio.ensure_future(anext(batches))
+    try:
+        while pending is not None:
+            try:
+                batch = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(anext(batches)) if batch.has_more else None
+            yield batch
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -23,7 +23,7 @@ from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
 from app.feed.apply import RegistryStatistics
-from app.feed.batches import Origin, apply_batch
+from app.feed.batches import Origin, apply_batch, read_ahead
 from app.feed.checks import refresh_findings
 from app.feed.errors import EmptyUpload, ImportNotFound, UnreadableSpreadsheet
 from app.feed.models import FeedImport, FeedRowError
@@ -165,7 +165,7 @@ async def run_import(
             if standing["status"] != RunStatus.running:
                 return str(standing["status"])
             line = standing["next_line"]
-            async for batch in source.batches(str(line)):
+            async for batch in read_ahead(source.batches(str(line))):
                 async with connection.transaction():
                     applied = await apply_batch(
                         connection, batch, cipher=cipher, actor=actor, scope=scope,

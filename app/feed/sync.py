@@ -24,7 +24,7 @@ from app.core.periods import SHANGHAI
 from app.core.queue import enqueue_after_commit
 from app.core.scope import Scope
 from app.feed.apply import RegistryStatistics
-from app.feed.batches import Origin, apply_batch
+from app.feed.batches import Origin, apply_batch, read_ahead
 from app.feed.checks import refresh_findings
 from app.feed.client import FeedRefused
 from app.feed.errors import SyncRunNotFound
@@ -140,7 +140,7 @@ async def _pull(
     statistics = RegistryStatistics()
     status, error = RunStatus.succeeded, None
     try:
-        async for batch in source.batches(cursor):
+        async for batch in read_ahead(source.batches(cursor)):
             async with connection.transaction():
                 standing = await connection.fetchval(
                     "SELECT cursor FROM feed_cursor WHERE stream = $1 FOR UPDATE", STREAM
