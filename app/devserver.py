@@ -210,6 +210,33 @@ def fake_wechat_server(enabled: bool) -> Iterator[str | None]:
         server.stop()
 
 
+async def queue_first_pull(settings: Settings) -> bool:
+    """A first pull of the feed for a registry that has never had one, so the demo shows the
+    feed's runs, items and findings at first sight; later starts leave it to the nightly pull."""
+    from sqlalchemy import func, select
+
+    from app.core.caller import Principal
+    from app.core.db import Database
+    from app.core.queue import send_pending_jobs
+    from app.core.redis import connect_redis
+    from app.feed import sync
+    from app.feed.models import FeedSyncRun
+
+    database = Database(settings)
+    redis = await connect_redis(settings)
+    try:
+        async with database.sessionmaker() as session:
+            if await session.scalar(select(func.count()).select_from(FeedSyncRun)):
+                return False
+            await sync.request_run(session, Principal.system("wengang.dev"))
+            await session.commit()
+            await send_pending_jobs(session, redis)
+            return True
+    finally:
+        await redis.aclose()
+        await database.dispose()
+
+
 @contextmanager
 def feed_simulator_server(enabled: bool, token: str) -> Iterator[str | None]:
     if not enabled:
@@ -267,6 +294,11 @@ def run_dev(options: DevOptions) -> int:
             settings = get_settings()
             migrate(settings.database_url)
             asyncio.run(seed_demo(settings))
+            first_pull = (
+                options.feed_simulator
+                and options.with_worker
+                and asyncio.run(queue_first_pull(settings))
+            )
             children = Children(os.environ)
             children.start("API", "serve", "--host", options.host, "--port", str(options.port))
             if options.with_worker:
@@ -275,6 +307,12 @@ def run_dev(options: DevOptions) -> int:
             wait_until_ready(ready, children, stopping)
             if not stopping:
                 print(banner(options, settings, services), flush=True)
+                if first_pull:
+                    print(
+                        "  the worker is pulling the feed simulator for the first time:"
+                        " GET /api/v1/feed/sync-runs, /feed/conflicts, /feed/findings",
+                        flush=True,
+                    )
             while not stopping:
                 died = children.exited()
                 if died:

@@ -154,7 +154,9 @@ async def apply_records(
     in_households = {
         r["member_no"]
         for r in await connection.fetch(
-            apply_sql.MEMBERS_OF_HOUSEHOLDS, [r["entity_id"] for r in households]
+            apply_sql.MEMBERS_OF_HOUSEHOLDS,
+            # A household created here changes nobody already in the registry.
+            [r["entity_id"] for r in households if r["action"] == "update"],
         )
     }
     await connection.execute("DROP TABLE feed_stage, feed_employment")
