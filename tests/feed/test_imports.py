@@ -182,3 +182,23 @@ async def test_another_townships_manager_cannot_see_an_import(
     path = f"/api/v1/feed/imports/{sent.json()['id']}"
     assert (await client.get(path, headers=other)).status_code == 404
     assert (await client.get(path + "/errors", headers=other)).status_code == 404
+
+
+async def test_the_data_checks_run_over_what_an_import_changed(
+    client, db, run_queued_jobs, manager
+):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    short_phone = person(
+        户编号="H9", 成员编号="M9", 姓名="韦九", 证件号码=id_number(9), 行政区划代码=VILLAGE,
+        联系电话="1380013800",
+    )  # fmt: skip
+    writer.writerow([short_phone.get(h) for h in HEADERS])
+    done = await _import(client, db, run_queued_jobs, manager, "one.csv", out.getvalue().encode())
+    assert done["status"] == "succeeded", done
+    found = await client.get(
+        "/api/v1/feed/findings", params={"rule": "phone_not_11_digits"}, headers=manager
+    )
+    assert found.status_code == 200, found.text
+    assert len(found.json()["items"]) == 1
