@@ -3,8 +3,10 @@ with its counts and the refused rows in a clerk's words; the same file again wri
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
 
 import pytest
 from openpyxl import Workbook
@@ -202,3 +204,24 @@ async def test_the_data_checks_run_over_what_an_import_changed(
     )
     assert found.status_code == 200, found.text
     assert len(found.json()["items"]) == 1
+
+
+async def test_two_workers_on_one_import_apply_it_once(app, client, db, settings, manager):
+    """arq runs a job at least once: a second worker on the same import leaves it to the
+    first, and the refused rows are filed once."""
+    from app.core.crypto import PiiCipher
+    from app.feed import imports
+
+    sent = await client.post(
+        "/api/v1/feed/imports", headers=manager, files={"file": ("a.csv", gb18030_csv())}
+    )
+    import_id = uuid.UUID(sent.json()["id"])
+    cipher = PiiCipher.from_settings(settings)
+    outcomes = await asyncio.gather(
+        imports.run_import(app.state.db, import_id, cipher, 2),
+        imports.run_import(app.state.db, import_id, cipher, 2),
+    )
+    assert "succeeded" in outcomes
+    done = (await client.get(f"/api/v1/feed/imports/{import_id}", headers=manager)).json()
+    assert (done["rows_read"], done["new"], done["rejected"]) == (5, 3, 2)
+    assert len(done["errors"]) == 2
