@@ -87,6 +87,7 @@ async def list_runs(
 # One pull at a time, whichever worker: a session lock, released by the database when the
 # worker holding it dies.
 _PULL_LOCK = 0x7765_6E67_6665_6564  # "wengfeed"
+_FINISHED = (RunStatus.succeeded, RunStatus.refused, RunStatus.failed)
 
 
 async def pull(database: Database, source: FeedSource, run_id: uuid.UUID, cipher: PiiCipher) -> str:
@@ -113,7 +114,9 @@ async def _pull(
         run = await connection.fetchrow(
             "SELECT status FROM feed_sync_run WHERE id = $1 FOR UPDATE", run_id
         )
-        if run is None or run["status"] in (RunStatus.succeeded, RunStatus.refused):
+        # A finished run stays finished: arq runs the job of a worker that died again once
+        # its hold lapses, and by then a later run may have closed this one and carried on.
+        if run is None or run["status"] in _FINISHED:
             return run["status"] if run else RunStatus.failed
         # Runs left running hold no lock: their worker died. What they applied is committed
         # with the cursor; this run carries on from there.
