@@ -34,8 +34,8 @@ def _fill(template: str, **parts: str) -> str:
 _UNCHANGED = """(v.old IS NOT NULL AND v.old = <new_fields>
         AND (v.given_at IS NULL OR v.given_at = v.old_observed_at))"""
 
-# The audit row of each row written (its merged values `m`: every row but those left
-# pending), in the village the member lives in, shaped as `app.audit.service.record` shapes
+# The audit row of each row written with a changed value (its merged values `m`: every row
+# but those left pending), in the village the member lives in, shaped as `app.audit.service.record` shapes
 # them: `changes` maps a field to its old and new value; a new row lists every field that has
 # a value, a replaced row the fields that changed; `changed_fields` is sorted. <new_fields>
 # builds the audited fields of a row, the same for the old row (`m.old`, NULL for a new one).
@@ -59,7 +59,9 @@ _AUDITED = """<p>audited AS (
         WHERE CASE WHEN m.old IS NULL THEN n.value <> 'null'
             ELSE m.old -> n.key IS DISTINCT FROM n.value END
     ) AS c
-    WHERE NOT m.unchanged AND <key_m> NOT IN (SELECT <key_x> FROM <p>pending AS x)
+    -- A newer observation of the same values moves `observed_at` only: nothing to audit.
+    WHERE NOT m.unchanged AND (m.old IS NULL OR c.changes <> '{}')
+        AND <key_m> NOT IN (SELECT <key_x> FROM <p>pending AS x)
 )"""
 
 # Money as a string with two decimals, as `record` gives a Decimal; `observed_at` and
