@@ -29,6 +29,7 @@ from app.feed.conflicts_router import router as feed_conflicts_router
 from app.feed.router import IMPORTS_PATH
 from app.feed.router import router as feed_router
 from app.health.router import router as health_router
+from app.help_requests.router import router as help_requests_router
 from app.households.router import router as households_router
 from app.jobs.router import router as jobs_router
 from app.regions.router import router as regions_router
@@ -102,6 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "The monitoring feed: pulls, imports, reconciliation (对账), "
                 "data checks",
             },
+            {
+                "name": "help-requests",
+                "description": "Villagers ask for help (求助); deadlines; what waits for staff",
+            },
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed_router,
         feed_conflicts_router,
         feed_checks_router,
+        help_requests_router,
         audit_router,
         health_router,
     ):

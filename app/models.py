@@ -15,6 +15,12 @@ from app.feed.models import (
     FeedSetting,
     FeedSyncRun,
 )
+from app.help_requests.models import (
+    HelpRequest,
+    HelpRequestEscalation,
+    HelpRequestEvent,
+    HelpRequestSetting,
+)
 from app.households.models import Household, Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region
@@ -35,6 +41,10 @@ __all__ = [
     "FeedRowError",
     "FeedSetting",
     "FeedSyncRun",
+    "HelpRequest",
+    "HelpRequestEscalation",
+    "HelpRequestEvent",
+    "HelpRequestSetting",
     "Household",
     "Job",
     "JobPush",

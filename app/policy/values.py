@@ -117,3 +117,22 @@ class VisitMethod(StrEnum):
     in_person = "in_person"
     phone = "phone"
     wechat = "wechat"
+
+
+class HelpCategory(StrEnum):
+    """What a villager asks the public employment service for (求助类别)."""
+
+    find_work = "找工作"
+    training = "技能培训"
+    business = "创业"
+    unpaid_wages = "维权欠薪"
+    policy = "政策咨询"
+    other = "其他"
+
+
+class ContactMethod(StrEnum):
+    """How a villager asking for help wants to be reached."""
+
+    phone = "phone"
+    wechat = "wechat"
+    visit = "visit"

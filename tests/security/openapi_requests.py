@@ -165,6 +165,7 @@ def _by_name(world: World, name: str, where: str) -> Any:
         "starts_at": now + timedelta(hours=1),
         "ends_at": now + timedelta(days=1),
         "exemption_id": world.exemption_id,
+        "help_request_id": world.help_request_id,
         "visited_at": now,
         "valid_until": today() + timedelta(days=30),
         "completed_on": today(),

@@ -20,6 +20,7 @@ from app.audit.models import AuditEvent
 from app.cli import openapi_document
 from app.feed.checks_models import DataCheckExemption
 from app.feed.models import FeedConflict, FeedSetting
+from app.help_requests.models import HelpRequest, HelpRequestEvent, HelpRequestSetting
 from app.households.models import Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
@@ -47,6 +48,16 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     # A resolution's note is the reason of its audit row (500 characters there too).
     "ResolutionIn": (FeedConflict, AuditEvent),
     "FeedSettingIn": (FeedSetting,),
+    "HelpRequestIn": (HelpRequest,),
+    # Its fields are `contact_method` and `contact_note` (200 characters) of the request.
+    "ContactIn": (),
+    # A message, a resolution's summary, a referral's reason: the thread's `message` (text).
+    "MessageIn": (HelpRequestEvent,),
+    "ResolveIn": (HelpRequestEvent,),
+    "ReferIn": (HelpRequestEvent,),
+    # The comment is the request's `rating_comment` (500 characters).
+    "RatingIn": (HelpRequest,),
+    "HelpRequestSettingIn": (HelpRequestSetting,),
 }
 
 # Request schemas whose fields are never stored as they are sent, with the reason.

@@ -19,6 +19,7 @@ from app.core.db import Base
 from app.core.periods import current_period, today
 from app.feed.checks_models import DataCheckExemption
 from app.feed.models import FeedConflict, FeedImport, FeedSyncRun
+from app.help_requests.models import HelpRequest
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region
 from app.trainings import checkin
@@ -73,6 +74,8 @@ class World:
     shared_session_id: uuid.UUID
     # The household exempted from a data check.
     exemption_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # The member's request for help, filed and waiting for the village's coordinator.
+    help_request_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # Everyone who may act on the victim's objects, by name.
     insiders: dict[str, Headers] = field(default_factory=dict)
     # Everyone who may not, by name.
@@ -93,6 +96,7 @@ class World:
                 self.visit_id,
                 self.exemption_id,
                 self.conflict_id,
+                self.help_request_id,
             )
         ] + [self.id_number]
 
@@ -270,6 +274,16 @@ async def build_world(
         .values(id=uuid.uuid4(), trigger="manual", status="succeeded")
         .returning(FeedSyncRun.id)
     )
+    help_request = await db.scalar(
+        insert(HelpRequest)
+        .values(
+            id=uuid.uuid4(), member_id=member.id, village_code=VICTIM_VILLAGE,
+            routed_to=VICTIM_VILLAGE, category="找工作", description="想在县里找工作",
+            contact_method="phone", status="submitted", filed_by=coordinator.id,
+            request_hash="0" * 64,
+        )
+        .returning(HelpRequest.id)
+    )  # fmt: skip
     await db.commit()
 
     async def villager(member_id: uuid.UUID) -> UserAccount:
@@ -300,6 +314,7 @@ async def build_world(
         shared_training_id=shared_training,
         shared_session_id=shared_sitting,
         exemption_id=exemption,
+        help_request_id=help_request,
     )
     world.insiders = {
         "coordinator of the village": auth(coordinator),

@@ -1,0 +1,1 @@
+"""Help requests (求助): a villager asks, their village's coordinators answer, on deadlines."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox every event writes to, in its own transaction."""
