@@ -35,10 +35,11 @@ _UNCHANGED = """(v.old IS NOT NULL AND v.old = <new_fields>
         AND (v.given_at IS NULL OR v.given_at = v.old_observed_at))"""
 
 # The audit row of each row written with a changed value (its merged values `m`: every row
-# but those left pending), in the village the member lives in, shaped as `app.audit.service.record` shapes
-# them: `changes` maps a field to its old and new value; a new row lists every field that has
-# a value, a replaced row the fields that changed; `changed_fields` is sorted. <new_fields>
-# builds the audited fields of a row, the same for the old row (`m.old`, NULL for a new one).
+# but those left pending), in the village the member lives in, shaped as
+# `app.audit.service.record` shapes them: `changes` maps a field to its old and new value; a
+# new row lists every field that has a value, a replaced row the fields that changed;
+# `changed_fields` is sorted. <new_fields> builds the audited fields of a row, the same for
+# the old row (`m.old`, NULL for a new one).
 _AUDITED = """<p>audited AS (
     INSERT INTO audit_event (
         actor_id, actor_role, action, entity, entity_id, region_code, changed_fields,
