@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.models import Role, UserAccount
 from app.core.caller import Principal
 from app.core.crypto import PiiCipher
 from app.core.db import Database
@@ -32,6 +33,7 @@ from app.feed.models import FeedSyncRun
 from app.feed.records import FeedSource
 from app.feed.schemas import SyncRunOut
 from app.feed.values import RunStatus, RunTrigger
+from app.notifications.outbox import notify
 
 STREAM = "records"
 SYNC_JOB = "feed.sync"
@@ -195,3 +197,18 @@ async def _finish(database: Database, run_id: uuid.UUID, status: str, error: str
             .where(FeedSyncRun.id == run_id)
             .values(status=status, error=error, finished_at=func.now())
         )
+        if status == RunStatus.refused:
+            # No retry helps: the admins must renew FEED_TOKEN. Told in the same transaction.
+            admins = await session.scalars(
+                select(UserAccount.id).where(
+                    UserAccount.role == Role.admin, UserAccount.is_active.is_(True)
+                )
+            )
+            await notify(
+                session,
+                recipients=list(admins),
+                event="feed.refused",
+                title="监测系统拒绝了同步",
+                body=error or "监测系统拒绝了访问令牌，请更新 FEED_TOKEN",
+                link=f"/feed/sync-runs/{run_id}",
+            )
