@@ -20,9 +20,9 @@ from app.feed.conflict_schemas import (
     FeedSettingOut,
     ResolutionIn,
 )
-from app.feed.errors import ConflictNotFound, ConflictResolved, NotCountyLevel
+from app.feed.errors import ConflictNotFound, ConflictResolved
 from app.feed.values import ConflictKind, ConflictStatus
-from app.regions.errors import RegionNotFound
+from app.regions.errors import NotCountyLevel, RegionNotFound
 
 router = api_router("/feed", tags=["feed"])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import AppError, Conflict, Forbidden, NotFound
+from app.core.errors import AppError, Conflict, NotFound
 
 
 class ImportNotFound(NotFound):
@@ -27,7 +27,3 @@ class ConflictNotFound(NotFound):
 
 class ConflictResolved(Conflict):
     code, title = "conflict_resolved", "该对账事项已处理"
-
-
-class NotCountyLevel(Forbidden):
-    code, title = "not_county_level", "仅县级及以上管理人员可修改本县设置"

@@ -27,7 +27,3 @@ class NotYourRequest(Forbidden):
 
 class CoordinatorsOnly(Forbidden):
     code, title = "coordinators_only", "只有村级协理员可以执行此操作"
-
-
-class NotCountyLevel(Forbidden):
-    code, title = "not_county_level", "仅县级及以上管理人员可修改本县设置"

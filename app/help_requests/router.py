@@ -16,7 +16,6 @@ from app.help_requests.errors import (
     HelpRequestNotFound,
     IllegalTransition,
     NotBoundToMember,
-    NotCountyLevel,
 )
 from app.help_requests.models import HelpStatus
 from app.help_requests.schemas import (
@@ -34,7 +33,7 @@ from app.help_requests.schemas import (
 )
 from app.households.errors import MemberNotFound
 from app.policy.values import HelpCategory
-from app.regions.errors import RegionNotFound
+from app.regions.errors import NotCountyLevel, RegionNotFound
 
 router = api_router("", tags=["help-requests"])
 
