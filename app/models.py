@@ -21,7 +21,13 @@ from app.help_requests.models import (
     HelpRequestEvent,
     HelpRequestSetting,
 )
-from app.households.models import Household, Member, MemberEmployment, MemberIntent
+from app.households.models import (
+    Household,
+    Member,
+    MemberEmployment,
+    MemberIntent,
+    RegistrySetting,
+)
 from app.jobs.models import Job, JobPush
 from app.regions.models import Region
 from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
@@ -53,6 +59,7 @@ __all__ = [
     "MemberIntent",
     "RefreshToken",
     "Region",
+    "RegistrySetting",
     "Training",
     "TrainingAttendance",
     "TrainingEnrollment",

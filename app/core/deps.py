@@ -72,3 +72,14 @@ async def page_request(
 
 
 Pagination = Annotated[PageRequest, Depends(page_request)]
+
+
+CountyCode = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{12}$",
+        description="A county's code: required of admins and of managers above county level; "
+        "others default to their own county.",
+    ),
+]
+"""The county whose settings an endpoint reads or sets (`app.regions.county_settings`)."""

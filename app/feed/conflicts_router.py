@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query
 
 from app.core.auth import Manager, Staff
-from app.core.deps import Pagination, ReadSession, Session
+from app.core.deps import CountyCode, Pagination, ReadSession, Session
 from app.core.errors import problem_responses
 from app.core.periods import PERIOD_PATTERN
 from app.core.routing import api_router
@@ -25,15 +25,6 @@ from app.feed.values import ConflictKind, ConflictStatus
 from app.regions.errors import NotCountyLevel, RegionNotFound
 
 router = api_router("/feed", tags=["feed"])
-
-CountyCode = Annotated[
-    str | None,
-    Query(
-        pattern=r"^\d{12}$",
-        description="A county's code: required of admins and of managers above county level; "
-        "others default to their own county.",
-    ),
-]
 
 
 @router.get(

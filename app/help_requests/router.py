@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import Query, Response, status
+from fastapi import Response, status
 
 from app.core.auth import CurrentUser, Manager, Staff, Villager
-from app.core.deps import Pagination, ReadSession, Session
+from app.core.deps import CountyCode, Pagination, ReadSession, Session
 from app.core.errors import ValidationFailed, problem_responses
 from app.core.routing import api_router
 from app.help_requests import service, settings, worklist
@@ -37,14 +36,6 @@ from app.regions.errors import NotCountyLevel, RegionNotFound
 
 router = api_router("", tags=["help-requests"])
 
-CountyCode = Annotated[
-    str | None,
-    Query(
-        pattern=r"^\d{12}$",
-        description="A county's code: required of admins and of managers above county level; "
-        "others default to their own county.",
-    ),
-]
 _STEP_PROBLEMS = problem_responses(HelpRequestNotFound, IllegalTransition)
 
 

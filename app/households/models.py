@@ -149,3 +149,22 @@ class MemberIntent(Base):
     source: Mapped[str] = mapped_column(String(8))
     observed_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class RegistrySetting(Base):
+    """A county's registry settings: how many full ID numbers one manager may see an hour
+    (none set: `ID_REVEAL_MAX`)."""
+
+    __tablename__ = "registry_setting"
+    __table_args__ = (
+        CheckConstraint("id_reveal_max BETWEEN 0 AND 1000", name="id_reveal_max_range"),
+    )
+
+    county_code: Mapped[str] = mapped_column(
+        String(12), ForeignKey("region.code", ondelete="CASCADE"), primary_key=True
+    )
+    id_reveal_max: Mapped[int]
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -7,14 +7,14 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 
 from app.core.auth import CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
-from app.core.deps import Pagination, ReadSession, Session
+from app.core.deps import CountyCode, Pagination, ReadSession, Session
 from app.core.errors import declares_problems, problem_responses
 from app.core.periods import PERIOD_PATTERN
 from app.core.preconditions import IfMatch, parse_if_match
 from app.core.rate_limit import TooManyReveals, spend
 from app.core.routing import api_router
 from app.core.types import Text
-from app.households import employment, service
+from app.households import employment, service, settings
 from app.households.errors import (
     BadIfMatch,
     HouseholdNotFound,
@@ -33,10 +33,13 @@ from app.households.schemas import (
     IntentOut,
     MemberOut,
     MemberPatch,
+    RegistrySettingIn,
+    RegistrySettingOut,
     RevealedIdNumber,
     RevealRequest,
 )
 from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, MonitorType
+from app.regions.errors import NotCountyLevel, RegionNotFound
 
 router = api_router("", tags=["households"])
 
@@ -207,15 +210,16 @@ async def put_intent(
 
 
 @declares_problems(TooManyReveals)
-async def count_reveal(request: Request, caller: Manager) -> None:
-    """Full ID numbers a manager may see: `ID_REVEAL_MAX` in `ID_REVEAL_WINDOW_SECONDS` (by
-    default 30 an hour), counted before the reveal, whether it finds the member or not."""
+async def count_reveal(request: Request, caller: Manager, session: ReadSession) -> None:
+    """Full ID numbers a manager may see: their county's cap (`ID_REVEAL_MAX` until it sets
+    one, by default 30) in `ID_REVEAL_WINDOW_SECONDS` (an hour), counted before the reveal,
+    whether it finds the member or not."""
     state = request.app.state
     await spend(
         state.redis,
         "reveal",
         caller.user.id,
-        limit=state.settings.id_reveal_max,
+        limit=await settings.reveal_limit(session, caller, state.settings.id_reveal_max),
         window_seconds=state.settings.id_reveal_window_seconds,
         error=TooManyReveals,
     )
@@ -243,3 +247,38 @@ async def reveal_id_number(
         session, caller, _cipher(request), member_id, body.reason
     )
     return RevealedIdNumber(member_id=member_id, id_number=number)
+
+
+@router.get(
+    "/registry/settings",
+    summary="A county's registry settings",
+    name="get-settings",
+    response_model=RegistrySettingOut,
+    responses=problem_responses(RegionNotFound),
+)
+async def get_registry_settings(
+    request: Request, caller: Manager, session: ReadSession, county_code: CountyCode = None
+) -> RegistrySettingOut:
+    """The county's cap on full ID-number reveals per manager and hour."""
+    default = request.app.state.settings.id_reveal_max
+    return await settings.get_setting(session, caller, county_code, default)
+
+
+@router.put(
+    "/registry/settings",
+    summary="Set a county's registry settings",
+    name="put-settings",
+    response_model=RegistrySettingOut,
+    responses=problem_responses(RegionNotFound, NotCountyLevel),
+)
+async def put_registry_settings(
+    request: Request,
+    body: RegistrySettingIn,
+    caller: Manager,
+    session: Session,
+    county_code: CountyCode = None,
+) -> RegistrySettingOut:
+    """County managers (or managers above, or admins, naming the county) set the cap;
+    township managers may read it but not change it (403 `not_county_level`). Audited."""
+    default = request.app.state.settings.id_reveal_max
+    return await settings.put_setting(session, caller, county_code, body.id_reveal_max, default)

@@ -147,6 +147,20 @@ class RevealRequest(RequestBody):
     )
 
 
+class RegistrySettingOut(BaseModel):
+    county_code: str
+    id_reveal_max: int = Field(
+        description="Full ID numbers one manager may see an hour (`ID_REVEAL_MAX` until the "
+        "county sets its own)"
+    )
+    updated_by: uuid.UUID | None
+    updated_at: datetime | None = Field(description="None: the county has set nothing yet.")
+
+
+class RegistrySettingIn(RequestBody):
+    id_reveal_max: int = Field(ge=0, le=1000)
+
+
 class RevealedIdNumber(BaseModel):
     member_id: uuid.UUID
     id_number: str

@@ -91,3 +91,31 @@ async def test_processes_claim_writes_in_chunks_never_past_the_limit(app, settin
     assert len(keys) == 1
     # Each process asked once more, to be refused; then it refuses without asking.
     assert int(await app.state.redis.get(keys[0])) == 100 + 2 * 5
+
+
+async def test_a_county_sets_its_own_reveal_cap(client, make_user, auth, db, settings):
+    """The county manager sets the cap for the county's managers, audited; a township manager
+    reads it and may not change it; a county that set none keeps `ID_REVEAL_MAX`."""
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEvent
+
+    county = auth(await make_user(Role.manager, ["450226000000"]))
+    township = auth(await make_user(Role.manager, [TOWNSHIP]))
+    url = "/api/v1/registry/settings"
+    assert (await client.get(url, headers=township)).json()["id_reveal_max"] == 30
+    refused = await client.put(url, json={"id_reveal_max": 1}, headers=township)
+    assert refused.status_code == 403 and refused.json()["code"] == "not_county_level"
+    set_ = await client.put(url, json={"id_reveal_max": 1}, headers=county)
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["id_reveal_max"] == 1
+    event = await db.scalar(select(AuditEvent).where(AuditEvent.entity == "registry_setting"))
+    assert event.changes == {"id_reveal_max": {"old": None, "new": 1}}
+
+    _, members = await make_household(db, settings, VILLAGE, [PersonSpec("覃三")])
+    reveal = f"/api/v1/members/{members[0].id}/id-number/reveal"
+    body = {"reason": "核对医保信息"}
+    assert (await client.post(reveal, json=body, headers=township)).status_code == 200
+    _too_many(await client.post(reveal, json=body, headers=township), "too_many_reveals", 3600)
+    too_high = await client.put(url, json={"id_reveal_max": 1001}, headers=county)
+    assert too_high.status_code == 422

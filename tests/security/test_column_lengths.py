@@ -21,7 +21,12 @@ from app.cli import openapi_document
 from app.feed.checks_models import DataCheckExemption
 from app.feed.models import FeedConflict, FeedSetting
 from app.help_requests.models import HelpRequest, HelpRequestEvent, HelpRequestSetting
-from app.households.models import Member, MemberEmployment, MemberIntent
+from app.households.models import (
+    Member,
+    MemberEmployment,
+    MemberIntent,
+    RegistrySetting,
+)
 from app.jobs.models import Job, JobPush
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
 from app.visits.models import Visit
@@ -48,6 +53,7 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     # A resolution's note is the reason of its audit row (500 characters there too).
     "ResolutionIn": (FeedConflict, AuditEvent),
     "FeedSettingIn": (FeedSetting,),
+    "RegistrySettingIn": (RegistrySetting,),
     "HelpRequestIn": (HelpRequest,),
     # Its fields are `contact_method` and `contact_note` (200 characters) of the request.
     "ContactIn": (),
