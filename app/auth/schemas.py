@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.auth.models import AccountKind, Role
 from app.core.bodies import RequestBody
@@ -70,6 +70,6 @@ class LogoutRequest(RequestBody):
     refresh_token: Text | None = Field(
         default=None, max_length=256, description="The session to end; omit with `everywhere`."
     )
-    everywhere: bool = Field(
+    everywhere: StrictBool = Field(
         default=False, description="End every session of this account, on every device."
     )

@@ -77,7 +77,8 @@ Pagination = Annotated[PageRequest, Depends(page_request)]
 CountyCode = Annotated[
     str | None,
     Query(
-        pattern=r"^\d{12}$",
+        # A county's code: its own two digits not both zero, nothing below it.
+        pattern=r"^\d{4}(0[1-9]|[1-9]\d)0{6}$",
         description="A county's code: required of admins and of managers above county level; "
         "others default to their own county.",
     ),

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 # One entity tag: optional weakness, then an opaque tag in double quotes.
+# What the document states an `If-Match` may be (the ASCII part of what is parsed).
+IF_MATCH_PATTERN = r'^ *(\*|(W/)?"[\x21\x23-\x7e]*" *(, *(W/)?"[\x21\x23-\x7e]*" *)*)$'
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*')
 
 

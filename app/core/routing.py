@@ -92,6 +92,21 @@ def api_router(
     )
 
 
+def _headers_never_null(document: dict[str, Any]) -> None:
+    """An optional header is absent or text, never JSON `null`: `str | None` is documented as
+    its text alone (a client told `null` is allowed would send the word)."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if parameter.get("in") != "header" or "anyOf" not in schema:
+                    continue
+                branches = [b for b in schema["anyOf"] if b.get("type") != "null"]
+                if len(branches) == 1:
+                    del schema["anyOf"]
+                    schema.update(branches[0])
+
+
 def install_openapi(app: FastAPI) -> None:
     """The app's document, plus the `Problem` schema every problem answer refers to."""
 
@@ -105,6 +120,7 @@ def install_openapi(app: FastAPI) -> None:
             schemas.update(schema.pop("$defs", {}))
             schemas[Problem.__name__] = schema
             document["components"]["schemas"] = dict(sorted(schemas.items()))
+        _headers_never_null(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -61,8 +61,11 @@ class _JsonSchemaPattern:
 
 def _documented(pattern: re.Pattern[str]) -> Any:
     # The document says it too, so a generated client (and schemathesis) knows what is refused;
-    # the check itself stays the validator above, with its own message.
+    # the check itself stays the validator above, with its own message. Lone surrogates are no
+    # characters: a JSON Schema pattern (ECMA-262 with the `u` flag) cannot name them, and one
+    # that tries does not compile in most validators, so the document leaves them out.
     characters = pattern.pattern.removeprefix("[").removesuffix("]")
+    characters = characters.replace(r"\ud800-\udfff", "")
     return _JsonSchemaPattern(f"^[^{characters}]*$")
 
 
@@ -111,7 +114,17 @@ def _bounded(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_bounded)]
+# The document states the years and offsets accepted, so a schema-valid time is accepted.
+_YEARS = r"(19\d\d|2[01]\d\d|2200)"
+INSTANT_PATTERN = rf"^{_YEARS}-.*([Zz]|[+-](0\d|1[0-3]):?[0-5]\d|[+-]14:?00)$"
+DAY_PATTERN = rf"^{_YEARS}-"
+
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_not_a_number),
+    AfterValidator(_bounded),
+    _JsonSchemaPattern(INSTANT_PATTERN),
+]
 """A moment with its UTC offset: text only, offset within ±14:00, years 1900 to 2200."""
 
 
@@ -121,7 +134,12 @@ def _bounded_day(value: date) -> date:
     return value
 
 
-Day = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_bounded_day)]
+Day = Annotated[
+    date,
+    BeforeValidator(_not_a_number),
+    AfterValidator(_bounded_day),
+    _JsonSchemaPattern(DAY_PATTERN),
+]
 """A calendar day, `YYYY-MM-DD`: text only (0 is not 1970-01-01), years 1900 to 2200."""
 
 

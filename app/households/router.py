@@ -8,9 +8,9 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 from app.core.auth import CurrentUser, Manager, Staff
 from app.core.crypto import PiiCipher
 from app.core.deps import CountyCode, Pagination, ReadSession, Session
-from app.core.errors import declares_problems, problem_responses
+from app.core.errors import NotFound, declares_problems, problem_responses
 from app.core.periods import PERIOD_PATTERN
-from app.core.preconditions import IfMatch, parse_if_match
+from app.core.preconditions import IF_MATCH_PATTERN, IfMatch, parse_if_match
 from app.core.rate_limit import TooManyReveals, spend
 from app.core.routing import api_router
 from app.core.types import Text
@@ -42,6 +42,16 @@ from app.policy.values import EmploymentStatus, HouseholdCategory, LabourType, M
 from app.regions.errors import NotCountyLevel, RegionNotFound
 
 router = api_router("", tags=["households"])
+# A member's answer carries its version as a strong ETag, to send back in `If-Match`.
+ETAG_RESPONSE = {
+    "headers": {
+        "ETag": {
+            "description": 'The member\'s version, e.g. `"3"`',
+            "required": True,
+            "schema": {"type": "string", "pattern": r'^"\d+"$'},
+        }
+    }
+}
 
 
 def _cipher(request: Request) -> PiiCipher:
@@ -78,7 +88,7 @@ async def list_households(
         str | None, Query(pattern=PERIOD_PATTERN, description="Defaults to this month")
     ] = None,
     q: Annotated[
-        str | None,
+        Text | None,
         Query(
             min_length=1,
             max_length=32,
@@ -131,10 +141,10 @@ async def lookup_member(
 
 
 @router.get(
-    "/members/{member_id}",
+    "/members/{member_id:uuid}",
     summary="Get a member",
     response_model=MemberOut,
-    responses=problem_responses(MemberNotFound),
+    responses={**problem_responses(MemberNotFound, NotFound), 200: ETAG_RESPONSE},
 )
 async def get_member(
     member_id: uuid.UUID,
@@ -150,10 +160,13 @@ async def get_member(
 
 
 @router.patch(
-    "/members/{member_id}",
+    "/members/{member_id:uuid}",
     summary="Correct a member",
     response_model=MemberOut,
-    responses=problem_responses(MemberNotFound, StaleVersion, VersionRequired, BadIfMatch),
+    responses={
+        **problem_responses(MemberNotFound, NotFound, StaleVersion, VersionRequired, BadIfMatch),
+        200: ETAG_RESPONSE,
+    },
 )
 async def patch_member(
     member_id: uuid.UUID,
@@ -166,7 +179,9 @@ async def patch_member(
         str | None,
         Header(
             description='The ETag you read, e.g. `"3"`, compared strongly (`W/"3"` matches '
-            "nothing); `*` for whatever version is current."
+            "nothing); `*` for whatever version is current.",
+            # Documented only: a malformed one answers 400 `invalid_if_match`, not 422.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
         ),
     ] = None,
 ) -> MemberOut:

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, model_validator
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Page
@@ -22,6 +23,17 @@ from app.policy.values import (
     WorkRegion,
 )
 
+# Yuan, to the fen, up to 12 digits: a number or its text (the document says both precisely,
+# so a schema-valid amount is accepted).
+_INCOME_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$"},
+        {"type": "null"},
+    ],
+    "title": "Income",
+}
+
 
 class EmploymentIn(RequestBody):
     status: EmploymentStatus
@@ -29,7 +41,9 @@ class EmploymentIn(RequestBody):
     channel: Channel | None = None
     employer: Text | None = Field(default=None, max_length=128)
     months: int = Field(default=0, ge=0, le=12, description="Months worked this year (务工时间)")
-    income: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    income: Annotated[Decimal | None, WithJsonSchema(_INCOME_SCHEMA)] = Field(
+        default=None, ge=0, max_digits=12, decimal_places=2
+    )
     observed_at: Instant | None = Field(
         default=None,
         description="When this was observed, with its UTC offset; defaults to now (a visit: "
@@ -108,8 +122,8 @@ class MemberPatch(Patch):
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$")
     labour_type: LabourType | None = None
     skills: list[Label] | None = Field(default=None, max_length=30)
-    in_school: bool | None = None
-    disability: bool | None = None
+    in_school: StrictBool | None = None
+    disability: StrictBool | None = None
     version: int | None = Field(default=None, description="The version you read (or If-Match).")
 
 

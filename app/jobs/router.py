@@ -7,7 +7,7 @@ from fastapi import Query, Response, status
 
 from app.core.auth import Staff, Villager
 from app.core.deps import Pagination, ReadSession, Session
-from app.core.errors import ValidationFailed, problem_responses
+from app.core.errors import NotFound, ValidationFailed, problem_responses
 from app.core.routing import api_router
 from app.core.types import Text
 from app.households.errors import MemberNotFound
@@ -157,10 +157,10 @@ async def below_policy(
 
 
 @router.patch(
-    "/job-pushes/{push_id}",
+    "/job-pushes/{push_id:uuid}",
     summary="Record what became of a push",
     response_model=PushOut,
-    responses=problem_responses(PushNotFound, IllegalTransition),
+    responses=problem_responses(PushNotFound, NotFound, IllegalTransition),
 )
 async def record_result(
     push_id: uuid.UUID, body: PushResultIn, caller: Staff, session: Session

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Items, Page
@@ -27,7 +27,7 @@ class JobIn(RequestBody):
     skills: list[Label] = Field(default_factory=list, max_length=30)
     source: JobSource
     valid_until: Day = Field(description="Last day the opening is valid (Asia/Shanghai)")
-    heavy_labour: bool = Field(
+    heavy_labour: StrictBool = Field(
         default=False, description="Unsuitable for 弱劳动力或半劳动力: never matched to them"
     )
 
@@ -52,7 +52,7 @@ class JobPatch(Patch):
     skills: list[Label] | None = Field(default=None, max_length=30)
     source: JobSource | None = None
     valid_until: Day | None = None
-    heavy_labour: bool | None = None
+    heavy_labour: StrictBool | None = None
     status: JobStatus | None = None
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Items, Page
@@ -114,7 +114,7 @@ class CancellationOut(BaseModel):
 class AttendanceIn(RequestBody):
     session_id: uuid.UUID
     member_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
-    present: bool = True
+    present: StrictBool = True
 
 
 class AttendanceOut(BaseModel):

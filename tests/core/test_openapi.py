@@ -159,14 +159,14 @@ def test_protected_operations_document_401(document):
 def test_an_operation_documents_403_exactly_when_its_caller_restricts_roles(document):
     operations = dict(_operations(document))
     for route in create_app().routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api/v1"):
+        if not isinstance(route, APIRoute) or not route.path_format.startswith("/api/v1"):
             continue
         callers = [d.call for d in route.dependant.dependencies if isinstance(d.call, Caller)]
         restricted = any(caller.roles != frozenset(Role) for caller in callers)
         for method in route.methods:
-            responses = operations[f"{method} {route.path}"]["responses"]
+            responses = operations[f"{method} {route.path_format}"]["responses"]
             forbidden = "403" in responses and "forbidden" in _codes(responses["403"])
-            assert forbidden == restricted, f"{method} {route.path}"
+            assert forbidden == restricted, f"{method} {route.path_format}"
 
 
 def test_paged_operations_document_invalid_cursor(document):
