@@ -21,6 +21,10 @@ class NotBoundToMember(Forbidden):
     code, title = "not_bound_to_member", "账号尚未绑定村民身份，无法提交求助"
 
 
+class StaffFileForAMember(Forbidden):
+    code, title = "member_required", "工作人员只能代村民提交求助：请指明村民（member_id）"
+
+
 class NotYourRequest(Forbidden):
     code, title = "not_your_request", "只有提出求助的村民本人可以执行此操作"
 

@@ -6,7 +6,7 @@ from fastapi import Response, status
 
 from app.core.auth import CurrentUser, Manager, Staff, Villager
 from app.core.deps import CountyCode, Pagination, ReadSession, Session
-from app.core.errors import ValidationFailed, problem_responses
+from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.help_requests import service, settings, worklist
 from app.help_requests.errors import (
@@ -15,6 +15,7 @@ from app.help_requests.errors import (
     HelpRequestNotFound,
     IllegalTransition,
     NotBoundToMember,
+    StaffFileForAMember,
 )
 from app.help_requests.models import HelpStatus
 from app.help_requests.schemas import (
@@ -51,7 +52,7 @@ _STEP_PROBLEMS = problem_responses(HelpRequestNotFound, IllegalTransition)
             "description": "The same request sent again: the stored one.",
         },
         **problem_responses(
-            MemberNotFound, HelpRequestIdConflict, NotBoundToMember, ValidationFailed
+            MemberNotFound, HelpRequestIdConflict, NotBoundToMember, StaffFileForAMember
         ),
     },
 )

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.models import UserAccount
 from app.core.caller import Principal, Role
-from app.core.errors import ValidationFailed
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.scope import RegionLevel, level_of, parent_of
 from app.help_requests import notices, settings
@@ -28,6 +27,7 @@ from app.help_requests.errors import (
     HelpRequestNotFound,
     IllegalTransition,
     NotBoundToMember,
+    StaffFileForAMember,
 )
 from app.help_requests.models import (
     DeadlineKind,
@@ -84,11 +84,8 @@ async def file_request(
             raise MemberNotFound()
         member_id = own
     else:
-        if body.member_id is None:
-            message = "代村民提交求助时须指明村民（member_id）"
-            raise ValidationFailed(
-                message, errors=[{"field": "body.member_id", "message": message}]
-            )
+        if body.member_id is None:  # staff ask on a villager's behalf, never for themselves
+            raise StaffFileForAMember()
         member_id = body.member_id
     member, household = await households.member_in_scope(session, principal, member_id)
     village = household.village_code

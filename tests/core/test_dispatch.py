@@ -26,11 +26,15 @@ from app.core.dispatch import RouteIndex, dispatch_by_prefix, literal_segments
 from bench.asgi import drive
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-SAMPLE_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?}")
+SAMPLE_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?}")
+# A value each path convertor accepts; a parameter without one takes any segment.
+SAMPLE_VALUES = {"uuid": "0b7c6a4e-3f1d-4c2b-9a8e-5d6f7a8b9c0d", "int": "7"}
 
 
 def sample_path(template: str) -> str:
-    return SAMPLE_PARAM.sub(lambda m: f"sample-{m.group(1)}", template)
+    return SAMPLE_PARAM.sub(
+        lambda m: SAMPLE_VALUES.get(m.group(2) or "", f"sample-{m.group(1)}"), template
+    )
 
 
 class RouteRecorder:
