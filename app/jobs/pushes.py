@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.models import UserAccount
 from app.core.caller import Actor, Principal
 from app.core.db import session_driver_connection
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
@@ -24,6 +25,7 @@ from app.jobs.errors import IllegalTransition, JobClosed, NotLabourForce, PushNo
 from app.jobs.models import Job, JobPush, JobStatus, PushStatus
 from app.jobs.schemas import JobOut, PushOut, PushOutcome
 from app.jobs.service import get_job_row
+from app.notifications.outbox import notify
 from app.policy import jobs as policy
 from app.policy.values import (
     LABOUR_FORCE,
@@ -170,6 +172,23 @@ async def push_job(
                     "round": (None, push.round),
                 },
             )
+    newly_pushed = [push.member_id for push in pushes if push.id in created]
+    if newly_pushed:
+        # The villagers hear of it in their inbox (and on WeChat), with the push itself.
+        villagers = await session.scalars(
+            select(UserAccount.id).where(
+                UserAccount.member_id.in_(newly_pushed), UserAccount.is_active.is_(True)
+            )
+        )
+        await notify(
+            session,
+            recipients=list(villagers),
+            event="job.pushed",
+            title="为您推荐了一个岗位",
+            body=f"{job.title}（{job.employer}），月薪 {job.wage_min}–{job.wage_max} 元",
+            link="/me/job-pushes",
+            fields={"job": job.title, "employer": job.employer},
+        )
     job_out = JobOut.model_validate(job)
     return [
         PushOutcome(**_push_fields(push), job=job_out, created=push.id in created)

@@ -56,6 +56,8 @@ class TrainingSession(UUIDPrimaryKey, Base):
     training_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("training.id", ondelete="CASCADE"))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+    # When the enrolled were reminded, the day before: set with the reminders, so once only.
+    reminded_at: Mapped[datetime | None]
 
 
 class TrainingEnrollment(UUIDPrimaryKey, Base):
