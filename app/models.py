@@ -17,6 +17,7 @@ from app.feed.models import (
 )
 from app.households.models import Household, Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
+from app.notifications.models import Notification, NotificationSubscription
 from app.regions.models import Region
 from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
 from app.visits.models import Visit
@@ -41,6 +42,8 @@ __all__ = [
     "Member",
     "MemberEmployment",
     "MemberIntent",
+    "Notification",
+    "NotificationSubscription",
     "RefreshToken",
     "Region",
     "Training",
