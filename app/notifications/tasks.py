@@ -64,14 +64,15 @@ async def deliver(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def _schedule_retry(ctx: dict[str, Any], deliverer: Deliverer) -> None:
-    """Retries wait for their backoff: one deferred job at the earliest, one per second at
-    most (the job id); the minute's sweep catches anything else."""
+    """Retries wait for their backoff: a job deferred to the earliest, one per due time (its
+    job id: workers finishing together ask once); the minute's sweep catches anything else."""
     due = await deliverer.next_due()
     if due is None:
         return
-    when = max(due, datetime.now(UTC))
     await ctx["redis"].enqueue_job(
-        DELIVER_JOB, _job_id=f"{DELIVER_JOB}:at:{int(when.timestamp())}", _defer_until=when
+        DELIVER_JOB,
+        _job_id=f"{DELIVER_JOB}:at:{due.isoformat()}",
+        _defer_until=max(due, datetime.now(UTC)),
     )
 
 
