@@ -22,6 +22,7 @@ from app.feed.checks_models import DataCheckExemption
 from app.feed.models import FeedConflict, FeedSetting
 from app.households.models import Member, MemberEmployment, MemberIntent
 from app.jobs.models import Job, JobPush
+from app.notifications.models import NotificationSubscription
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
 from app.visits.models import Visit
 
@@ -47,6 +48,9 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     # A resolution's note is the reason of its audit row (500 characters there too).
     "ResolutionIn": (FeedConflict, AuditEvent),
     "FeedSettingIn": (FeedSetting,),
+    # Accepted templates are counted per template id.
+    "SubscriptionReport": (NotificationSubscription,),
+    "SubscriptionResultIn": (NotificationSubscription,),
 }
 
 # Request schemas whose fields are never stored as they are sent, with the reason.
