@@ -32,6 +32,7 @@ from app.health.router import router as health_router
 from app.help_requests.router import router as help_requests_router
 from app.households.router import router as households_router
 from app.jobs.router import router as jobs_router
+from app.notifications.router import router as notifications_router
 from app.regions.router import router as regions_router
 from app.trainings.router import router as trainings_router
 from app.visits.router import router as visits_router
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed_conflicts_router,
         feed_checks_router,
         help_requests_router,
+        notifications_router,
         audit_router,
         health_router,
     ):

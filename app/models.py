@@ -29,6 +29,7 @@ from app.households.models import (
     RegistrySetting,
 )
 from app.jobs.models import Job, JobPush
+from app.notifications.models import Notification, NotificationSubscription
 from app.regions.models import Region
 from app.trainings.models import Training, TrainingAttendance, TrainingEnrollment, TrainingSession
 from app.visits.models import Visit
@@ -57,6 +58,8 @@ __all__ = [
     "Member",
     "MemberEmployment",
     "MemberIntent",
+    "Notification",
+    "NotificationSubscription",
     "RefreshToken",
     "Region",
     "RegistrySetting",

@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     wechat_app_secret: str = DEV_WECHAT_APP_SECRET
     wechat_timeout_seconds: float = 5.0
 
+    # Notifications (app/notifications, docs/notifications.md). The WeChat templates, by event:
+    # a JSON file (default: the one beside the code, with the development template ids).
+    notification_templates_file: Path | None = None
+    # `miniprogram_state` of the messages: which build of the mini-program a tap opens.
+    wechat_miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
+    # Messages claimed per transaction, and calls to WeChat under way at once per worker.
+    notification_batch_size: int = Field(default=200, ge=1, le=5000)
+    notification_concurrency: int = Field(default=32, ge=1, le=512)
+    # Transient failures (5xx, -1, no connection) are tried again up to `max_attempts` in all,
+    # after a backoff doubling from `backoff_seconds` (with jitter).
+    notification_max_attempts: int = Field(default=5, ge=1, le=20)
+    notification_backoff_seconds: float = Field(default=2.0, ge=0)
+    # An attempt still `sending` this long after it was recorded lost its outcome (its worker
+    # died): it is marked `unknown` and never resent.
+    notification_sending_stale_seconds: int = Field(default=300, ge=0)
+
     feed_url: str = "http://127.0.0.1:8001"
     feed_token: str = DEV_FEED_TOKEN
     feed_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -5,10 +5,16 @@ Codes steer its answers: `ok-<openid>` logs in, `bad` is 40029, `limit` 45011, `
 that phone number. Any other code, such as the mini-program's own from `wx.login` or
 `getPhoneNumber` against `wengang dev`, logs in as one WeChat user (`DEV_OPENID`) and yields
 `DEV_PHONE`, a phone no demo account has.
+
+Subscribe messages (`/cgi-bin/message/subscribe/send`) are recorded as they arrive (before any
+delay, as WeChat would have delivered them). Switches for tests: `send_failures` answers that
+many 5xx first, `send_busy` that many `-1`; `send_delay` holds each answer (without blocking
+other requests); `send_quota` per openid answers 43101 once spent (no entry: no limit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -17,7 +23,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
+# WeChat's own limits on a subscribe message's values, by kind: longer is 47003.
+VALUE_LIMITS = {"thing": 20, "phrase": 5, "name": 10, "number": 32, "character_string": 32}
 DEV_OPENID = "dev-openid"
 DEV_PHONE = "13900000000"
 
@@ -29,12 +38,22 @@ class FakeWeChatState:
     token_serial: int = 0
     valid_tokens: set[str] = field(default_factory=set)
     stable_token_delay: float = 0.0
+    # Subscribe messages WeChat accepted, in arrival order, and the switches described above.
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    send_failures: int = 0
+    send_busy: int = 0
+    send_delay: float = 0.0
+    send_quota: dict[str, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.calls.clear()
         self.busy_seen.clear()
         self.valid_tokens.clear()
         self.stable_token_delay = 0.0
+        self.messages.clear()
+        self.send_failures = self.send_busy = 0
+        self.send_delay = 0.0
+        self.send_quota.clear()
 
     def count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -97,6 +116,35 @@ def build_app(state: FakeWeChatState) -> FastAPI:
             "errmsg": "ok",
             "phone_info": {"phoneNumber": digits, "purePhoneNumber": digits, "countryCode": "86"},
         }
+
+    @app.post("/cgi-bin/message/subscribe/send")
+    async def subscribe_send(access_token: str, request: Request) -> Any:
+        state.count("subscribe_send")
+        if state.send_failures > 0:
+            state.send_failures -= 1
+            return JSONResponse({"errcode": -1, "errmsg": "bad gateway"}, status_code=502)
+        if access_token not in state.valid_tokens:
+            return {"errcode": 40001, "errmsg": "invalid credential"}
+        if state.send_busy > 0:
+            state.send_busy -= 1
+            return {"errcode": -1, "errmsg": "system error"}
+        message = await request.json()
+        touser = message.get("touser")
+        if not touser or not message.get("template_id") or not message.get("data"):
+            return {"errcode": 47003, "errmsg": "argument invalid!"}
+        for key, item in message["data"].items():
+            limit = VALUE_LIMITS.get(key.rstrip("0123456789"))
+            value = str(item.get("value", ""))
+            if not value or (limit is not None and len(value) > limit):
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{key}.value invalid"}
+        if touser in state.send_quota:
+            if state.send_quota[touser] <= 0:
+                return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+            state.send_quota[touser] -= 1
+        state.messages.append(message)
+        if state.send_delay:
+            await asyncio.sleep(state.send_delay)
+        return {"errcode": 0, "errmsg": "ok", "msgid": len(state.messages)}
 
     return app
 

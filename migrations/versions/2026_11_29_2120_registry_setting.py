@@ -1,7 +1,7 @@
 """A county's registry settings: the cap on full ID-number reveals per manager.
 
 Revision ID: 20261129_2120
-Revises: 20261129_2100
+Revises: 20261129_2110
 Create Date: 2026-11-30 04:00:52.383863+08:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261129_2120"
-down_revision: str | None = "20261129_2100"
+down_revision: str | None = "20261129_2110"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

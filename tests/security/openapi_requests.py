@@ -166,6 +166,9 @@ def _by_name(world: World, name: str, where: str) -> Any:
         "ends_at": now + timedelta(days=1),
         "exemption_id": world.exemption_id,
         "help_request_id": world.help_request_id,
+        "notification_id": world.notification_id,
+        # A WeChat template this service sends (app/notifications/templates.json).
+        "template_id": "dev-tmpl-job-pushed",
         "visited_at": now,
         "valid_until": today() + timedelta(days=30),
         "completed_on": today(),

@@ -28,6 +28,7 @@ from app.households.models import (
     RegistrySetting,
 )
 from app.jobs.models import Job, JobPush
+from app.notifications.models import NotificationSubscription
 from app.trainings.models import Training, TrainingEnrollment, TrainingSession
 from app.visits.models import Visit
 
@@ -64,6 +65,9 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     # The comment is the request's `rating_comment` (500 characters).
     "RatingIn": (HelpRequest,),
     "HelpRequestSettingIn": (HelpRequestSetting,),
+    # Accepted templates are counted per template id.
+    "SubscriptionReport": (NotificationSubscription,),
+    "SubscriptionResultIn": (NotificationSubscription,),
 }
 
 # Request schemas whose fields are never stored as they are sent, with the reason.

@@ -21,6 +21,7 @@ from app.feed.checks_models import DataCheckExemption
 from app.feed.models import FeedConflict, FeedImport, FeedSyncRun
 from app.help_requests.models import HelpRequest
 from app.jobs.models import Job, JobPush
+from app.notifications.models import Notification
 from app.regions.models import Region
 from app.trainings import checkin
 from app.trainings.models import (
@@ -76,6 +77,8 @@ class World:
     exemption_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # The member's request for help, filed and waiting for the village's coordinator.
     help_request_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # A notification in the inbox of the household's villager (`victim_villager`).
+    notification_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # Everyone who may act on the victim's objects, by name.
     insiders: dict[str, Headers] = field(default_factory=dict)
     # Everyone who may not, by name.
@@ -97,6 +100,7 @@ class World:
                 self.exemption_id,
                 self.conflict_id,
                 self.help_request_id,
+                self.notification_id,
             )
         ] + [self.id_number]
 
@@ -316,10 +320,21 @@ async def build_world(
         exemption_id=exemption,
         help_request_id=help_request,
     )
+    victim_villager = await villager(member.id)
+    await db.execute(
+        insert(Notification).values(
+            id=world.notification_id,
+            recipient_id=victim_villager.id,
+            event="job.pushed",
+            title="新岗位推送",
+            body="电子厂普工",
+        )
+    )
+    await db.commit()
     world.insiders = {
         "coordinator of the village": auth(coordinator),
         "manager of the county": auth(await make_user(Role.manager, [VICTIM_COUNTY])),
-        "villager of the household": auth(await villager(member.id)),
+        "villager of the household": auth(victim_villager),
     }
     world.outsiders = {
         "coordinator of the next village": auth(
