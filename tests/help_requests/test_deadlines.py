@@ -1,5 +1,6 @@
 """Deadlines: the last quarter flagged, escalation to the township and then the county, each
-step once however the job runs (twice, two sessions at once, a real arq worker); the 15-day
+step once however the job runs (twice, two sessions at once, a real arq worker, two real
+workers at once); the 15-day
 training rule; calendar time in Asia/Shanghai."""
 
 from __future__ import annotations
@@ -137,6 +138,40 @@ async def test_two_jobs_on_a_real_worker_take_each_step_once(
     )
     worker = await run_queued_jobs(db, "help_requests.run_deadlines", "help_requests.run_deadlines")
     assert worker.jobs_complete == 2 and worker.jobs_failed == 0
+    assert await _steps(db) == [("response", "township", TOWNSHIP)]
+    assert outbox.events("help_request.escalated") == [[people.township_manager_id]]
+
+
+async def test_two_real_workers_at_once_take_each_step_once(
+    app, client, db, people, outbox, settings
+):
+    """Two arq workers, each with its own pool, take a queued run each at the same moment."""
+    from arq.worker import Worker
+
+    from workers.main import worker_options
+
+    request_id = await _file(client, people.villager)
+    now = datetime.now(UTC)
+    await _set_marks(
+        db,
+        request_id,
+        due_soon_at=now - timedelta(hours=7),
+        due_at=now - timedelta(hours=1),
+        county_at=now + timedelta(hours=23),
+    )
+    for _ in range(2):
+        await app.state.arq.enqueue_job("help_requests.run_deadlines")
+    workers = [
+        Worker(**worker_options(settings, burst=True, poll_delay=0.01, cron_jobs=[], max_jobs=1))
+        for _ in range(2)
+    ]
+    try:
+        await asyncio.gather(*(worker.main() for worker in workers))
+    finally:
+        for worker in workers:
+            await worker.close()
+    assert sum(worker.jobs_complete for worker in workers) == 2
+    assert sum(worker.jobs_failed for worker in workers) == 0
     assert await _steps(db) == [("response", "township", TOWNSHIP)]
     assert outbox.events("help_request.escalated") == [[people.township_manager_id]]
 
