@@ -320,3 +320,20 @@ async def test_my_tasks_overdue_first_then_by_nearest_deadline(client, db, peopl
         managed = (await client.get("/api/v1/me/tasks", headers=headers)).json()
         assert [t["help_request"]["id"] for t in managed["items"]] == ids
     assert (await client.get("/api/v1/me/tasks", headers=people.villager)).status_code == 403
+
+
+async def test_the_villager_reads_each_step_in_their_inbox(client, people):
+    """Through the real outbox (no recorder): the villager is told their request was accepted
+    and answered, in the in-app inbox, whatever WeChat does."""
+    made = (await client.post(API, json=filing(), headers=people.villager)).json()
+    url = f"{API}/{made['id']}"
+    assert (await client.post(f"{url}/accept", headers=people.coordinator)).status_code == 200
+    replied = await client.post(
+        f"{url}/respond", json={"message": "明天上午来村委会"}, headers=people.coordinator
+    )
+    assert replied.status_code == 200, replied.text
+    inbox = (await client.get("/api/v1/me/notifications", headers=people.villager)).json()
+    events = [item["event"] for item in inbox["items"]]
+    assert "help_request.accepted" in events and "help_request.replied" in events
+    assert inbox["unread_count"] >= 2
+    assert all(item["link"] == f"/help-requests/{made['id']}" for item in inbox["items"])
