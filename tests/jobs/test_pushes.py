@@ -519,3 +519,16 @@ async def test_a_villager_sees_only_the_page_read(client, coordinator, make_user
     assert rest.json()["next_cursor"] is None
     assert set((await _statuses(db, family[0])).values()) == {"viewed"}
     assert len(await _push_events(db, besides=events)) == 3
+
+
+async def test_a_villager_is_told_of_a_job_pushed_to_them_once(
+    client, coordinator, make_user, auth, family, db
+):
+    """The push writes the notice in its own transaction; a push sent again adds none."""
+    villager = await _as_villager(db, make_user, auth, family[0])
+    [job] = await add_jobs(db, 1)
+    for _ in range(2):
+        assert (await _push(client, coordinator, job, family[0])).status_code in (200, 201)
+    inbox = (await client.get("/api/v1/me/notifications", headers=villager)).json()
+    assert [item["event"] for item in inbox["items"]] == ["job.pushed"]
+    assert inbox["items"][0]["link"] == "/me/job-pushes"
