@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -140,6 +141,7 @@ class Claimed:
 class Report:
     claimed: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    more: bool = False  # stopped for time with messages perhaps still due
 
     def add(self, state: str, n: int = 1) -> None:
         self.counts[state] = self.counts.get(state, 0) + n
@@ -183,10 +185,13 @@ class Deliverer:
             value: datetime | None = await connection.fetchval(NEXT_DUE)
         return value
 
-    async def drain(self) -> Report:
-        """Claims, sends and records batches until none is due."""
+    async def drain(self, *, seconds: float | None = None) -> Report:
+        """Claims, sends and records batches until none is due, or until `seconds` have passed
+        (`Report.more`: some may be due still). A job stops between batches, never inside one,
+        so it never outlives the worker's job timeout with an attempt under way."""
         report = Report()
         recording: asyncio.Task[None] | None = None
+        stop_at = None if seconds is None else time.monotonic() + seconds
         try:
             while True:
                 async with self._db.driver_connection() as connection:
@@ -206,6 +211,9 @@ class Deliverer:
                     if recording is not None:
                         await recording
                     recording = asyncio.create_task(self._record(batch, outcomes, report))
+                if stop_at is not None and time.monotonic() >= stop_at:
+                    report.more = True  # at least one batch a job: a chain always moves on
+                    break
         finally:
             if recording is not None:
                 await recording

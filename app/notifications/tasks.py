@@ -20,6 +20,9 @@ from app.notifications.wechat_channel import WeChatChannel
 logger = logging.getLogger("wengang.notifications")
 
 _STATE = "notifications.delivery"
+# How long one delivery job sends before handing the rest to the next: far below the worker's
+# job timeout (`WorkerSettings.job_timeout`, 600 s).
+JOB_SECONDS = 60.0
 
 
 @dataclass
@@ -51,15 +54,22 @@ async def deliver(ctx: dict[str, Any]) -> dict[str, int]:
         return {"coalesced": 1}
     state.running = True
     totals: dict[str, int] = {}
+    more = False
     try:
         while state.wanted:
             state.wanted = False
-            report = await state.deliverer.drain()
+            report = await state.deliverer.drain(seconds=JOB_SECONDS)
             for key, value in report.counts.items():
                 totals[key] = totals.get(key, 0) + value
+            more = report.more
     finally:
         state.running = False
-    await _schedule_retry(ctx, state.deliverer)
+    if more:
+        # A long backlog is drained by a chain of jobs, each well within arq's job timeout:
+        # a job cancelled by the timeout would leave its claimed batch `unknown`, never sent.
+        await ctx["redis"].enqueue_job(DELIVER_JOB)
+    else:
+        await _schedule_retry(ctx, state.deliverer)
     return totals
 
 

@@ -159,3 +159,19 @@ async def test_many_recipients_in_batches_each_once(
         u.wechat_openid for u in users
     )
     assert {r.wechat_state for r in await _rows(db)} == {"sent"}
+
+
+async def test_a_long_backlog_is_drained_by_a_chain_of_short_jobs(
+    db, villager, notify_committed, run_worker, wechat_server, monkeypatch
+):
+    """A job sends for a bounded time (here: one batch) and hands the rest to the next job,
+    so no job outlives the worker's job timeout with a batch claimed."""
+    from app.notifications import tasks
+
+    monkeypatch.setattr(tasks, "JOB_SECONDS", 0.0)
+    users = [await villager(subscriptions=1) for _ in range(10)]
+    await notify_committed([u.id for u in users])
+    worker = await run_worker(notification_batch_size=4)
+    assert worker.jobs_failed == 0 and worker.jobs_complete >= 3
+    assert len(wechat_server.state.messages) == 10
+    assert {r.wechat_state for r in await _rows(db)} == {"sent"}
