@@ -11,7 +11,6 @@ members where they differ, and hand the months to the one member writer
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -173,8 +172,3 @@ async def apply_records(
     applied.unchanged = len(accepted) - applied.new - applied.deleted - applied.changed
     applied.rejected = len({row["line"] for row in problems})
     return applied
-
-
-def new_request_id(kind: str, run_id: uuid.UUID) -> str:
-    """The request id of a run's audit rows: `feed.sync:<id>`, `feed.import:<id>`."""
-    return f"{kind}:{run_id}"

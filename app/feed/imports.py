@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from anyio import to_thread
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.caller import Principal
@@ -83,7 +83,7 @@ async def create_import(
     return ImportAccepted(id=import_id, status=RunStatus.queued)
 
 
-def _visible(caller: Principal):  # type: ignore[no-untyped-def]
+def _visible(caller: Principal) -> Select[tuple[FeedImport]]:
     """An import is seen by whoever made it, and by anyone whose region holds its region."""
     scope = caller.scope
     statement = select(FeedImport)
