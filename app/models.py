@@ -1,5 +1,11 @@
 """Every domain's models, imported so `Base.metadata` knows all tables (Alembic, tests)."""
 
+from app.alerts.settings_models import (
+    AlertRuleSetting,
+    AlertSchedule,
+    EmploymentTarget,
+    MonitoringLine,
+)
 from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, UserAccount, UserRegion
 from app.core.db import Base
@@ -35,10 +41,13 @@ from app.trainings.models import Training, TrainingAttendance, TrainingEnrollmen
 from app.visits.models import Visit
 
 __all__ = [
+    "AlertRuleSetting",
+    "AlertSchedule",
     "AuditEvent",
     "Base",
     "DataCheckExemption",
     "DataCheckFinding",
+    "EmploymentTarget",
     "FeedConflict",
     "FeedCursor",
     "FeedImport",
@@ -58,6 +67,7 @@ __all__ = [
     "Member",
     "MemberEmployment",
     "MemberIntent",
+    "MonitoringLine",
     "Notification",
     "NotificationSubscription",
     "RefreshToken",
