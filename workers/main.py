@@ -49,6 +49,9 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    # What jobs opened for the life of the process (a channel's HTTP pools).
+    for close in ctx.get("closers", []):
+        await close()
     await ctx["http"].aclose()
     await ctx["db"].dispose()
 

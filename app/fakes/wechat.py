@@ -38,6 +38,7 @@ class FakeWeChatState:
     token_serial: int = 0
     valid_tokens: set[str] = field(default_factory=set)
     stable_token_delay: float = 0.0
+    stable_token_refusals: int = 0  # answer this many token requests with errcode 45009
     # Subscribe messages WeChat accepted, in arrival order, and the switches described above.
     messages: list[dict[str, Any]] = field(default_factory=list)
     send_failures: int = 0
@@ -50,6 +51,7 @@ class FakeWeChatState:
         self.busy_seen.clear()
         self.valid_tokens.clear()
         self.stable_token_delay = 0.0
+        self.stable_token_refusals = 0
         self.messages.clear()
         self.send_failures = self.send_busy = 0
         self.send_delay = 0.0
@@ -93,6 +95,9 @@ def build_app(state: FakeWeChatState) -> FastAPI:
         body = await request.json()
         if body.get("grant_type") != "client_credential":
             return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        if state.stable_token_refusals:
+            state.stable_token_refusals -= 1
+            return {"errcode": 45009, "errmsg": "reach max api daily quota limit"}
         if state.stable_token_delay:
             time.sleep(state.stable_token_delay)  # noqa: ASYNC251 - blocks only the fake
         state.token_serial += 1

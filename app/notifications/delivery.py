@@ -142,6 +142,7 @@ class Report:
     claimed: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     more: bool = False  # stopped for time with messages perhaps still due
+    token_unavailable: bool = False  # stopped because WeChat gave no access token
 
     def add(self, state: str, n: int = 1) -> None:
         self.counts[state] = self.counts.get(state, 0) + n
@@ -194,6 +195,11 @@ class Deliverer:
         stop_at = None if seconds is None else time.monotonic() + seconds
         try:
             while True:
+                # The token first: a batch is claimed only when it can be sent, so a WeChat
+                # that refuses tokens leaves the rows pending, never claimed and stranded.
+                if not await self._channel.ready():
+                    report.more = report.token_unavailable = True
+                    break
                 async with self._db.driver_connection() as connection:
                     rows = await connection.fetch(
                         CLAIM,
@@ -206,7 +212,6 @@ class Deliverer:
                 report.claimed += len(rows)
                 batch = self._messages(rows, report)
                 if batch:
-                    await self._channel.token()
                     outcomes = await asyncio.gather(*(self._send(c) for c in batch))
                     if recording is not None:
                         await recording

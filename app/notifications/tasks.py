@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import cron, func
@@ -39,9 +39,10 @@ def _delivery(ctx: dict[str, Any]) -> _ProcessDelivery:
     state: _ProcessDelivery | None = ctx.get(_STATE)
     if state is None:
         settings: Settings = ctx["settings"]
-        channel = WeChatChannel(settings, ctx["http"], ctx["redis"])
+        channel = WeChatChannel(settings, ctx["redis"])
         deliverer = Deliverer(settings, ctx["db"], channel, load_templates(settings))
         state = ctx[_STATE] = _ProcessDelivery(deliverer)
+        ctx.setdefault("closers", []).append(channel.aclose)
     return state
 
 
@@ -54,17 +55,26 @@ async def deliver(ctx: dict[str, Any]) -> dict[str, int]:
         return {"coalesced": 1}
     state.running = True
     totals: dict[str, int] = {}
-    more = False
+    more = no_token = False
     try:
         while state.wanted:
             state.wanted = False
             report = await state.deliverer.drain(seconds=JOB_SECONDS)
             for key, value in report.counts.items():
                 totals[key] = totals.get(key, 0) + value
-            more = report.more
+            more, no_token = report.more, report.token_unavailable
     finally:
         state.running = False
-    if more:
+    if no_token:
+        # WeChat gave no access token: nothing was claimed; ask again after a pause (one job
+        # for all workers), and the minute's sweep tries too.
+        settings: Settings = ctx["settings"]
+        await ctx["redis"].enqueue_job(
+            DELIVER_JOB,
+            _job_id=f"{DELIVER_JOB}:token",
+            _defer_by=timedelta(seconds=max(settings.notification_backoff_seconds, 1.0) * 5),
+        )
+    elif more:
         # A long backlog is drained by a chain of jobs, each well within arq's job timeout:
         # a job cancelled by the timeout would leave its claimed batch `unknown`, never sent.
         await ctx["redis"].enqueue_job(DELIVER_JOB)

@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import LockError
 
 from app.auth.wechat import WeChatClient
 from app.core.config import Settings
+from app.core.errors import AppError
 
 logger = logging.getLogger("wengang.notifications")
 
@@ -31,6 +33,8 @@ TOKEN_REFUSED = frozenset({40001, 42001})
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011})
 # Never reached WeChat, or it could not have acted: safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# WeChat refused or failed the token request, or another worker held the refresh too long.
+_NO_TOKEN = (AppError, httpx.HTTPError, LockError)
 
 
 class Result(StrEnum):
@@ -49,27 +53,63 @@ class Outcome:
 
 class WeChatChannel:
     """Sends subscribe messages with the app's access token from the shared cache
-    (`WeChatClient.access_token`: `stable_token`, cached in Redis, one refresher)."""
+    (`WeChatClient.access_token`: `stable_token`, cached in Redis, one refresher).
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, redis: Redis) -> None:
-        self._client = WeChatClient(settings, http, redis)
-        self._http = http
+    It has HTTP pools of its own: one sized to the sends under way at once, and a small one
+    for the token, so a refresh never waits behind a full pool of sends. A pool found full
+    while no more than its own sends are under way has lost connections to a cancelled call
+    (an httpcore defect): it is replaced before the next batch instead of failing every call
+    after it."""
+
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        self._settings = settings
+        self._redis = redis
         self._url = settings.wechat_api_base.rstrip("/") + SEND_PATH
         self._timeout = settings.wechat_timeout_seconds
+        self._token_http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout))
+        self._client = WeChatClient(settings, self._token_http, redis)
+        self._http = self._sending_pool()
+        self._poisoned = False
         self._token: str | None = None
 
-    async def token(self) -> str:
-        """The access token, read from the cache once per batch, not once per message."""
-        self._token = await self._client.access_token()
-        return self._token
+    def _sending_pool(self) -> httpx.AsyncClient:
+        size = self._settings.notification_concurrency
+        return httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            timeout=httpx.Timeout(self._timeout),
+        )
 
-    async def _refresh(self, refused: str) -> str:
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._token_http.aclose()
+
+    async def ready(self) -> bool:
+        """Whether a batch can be sent now: the access token, read from the cache once per
+        batch, not once per message (refreshed when missing). False, and logged, when WeChat
+        or the token lock gave none: nothing should be claimed."""
+        if self._poisoned:
+            await self._http.aclose()
+            self._http = self._sending_pool()
+            self._poisoned = False
+        try:
+            self._token = await self._client.access_token()
+        except _NO_TOKEN as exc:
+            logger.warning("no wechat access token", extra={"error": type(exc).__name__})
+            return False
+        return True
+
+    async def _refresh(self, refused: str) -> str | None:
         if self._token is None or self._token == refused:
-            self._token = await self._client.access_token(stale=refused)
+            try:
+                self._token = await self._client.access_token(stale=refused)
+            except _NO_TOKEN:
+                return None
         return self._token
 
     async def send(self, message: dict[str, Any]) -> Outcome:
-        token = self._token or await self.token()
+        token = self._token
+        if token is None:
+            return Outcome(Result.retry, "no access token")
         for refreshed in (False, True):
             try:
                 response = await self._http.post(
@@ -79,6 +119,8 @@ class WeChatChannel:
                     timeout=self._timeout,
                 )
             except _NOT_SENT as exc:
+                if isinstance(exc, httpx.PoolTimeout):
+                    self._poisoned = True
                 return Outcome(Result.retry, f"connect: {type(exc).__name__}"[:64])
             except httpx.HTTPError as exc:
                 return Outcome(Result.unknown, f"no answer: {type(exc).__name__}"[:64])
@@ -94,7 +136,10 @@ class WeChatChannel:
             if errcode == 0:
                 return Outcome(Result.sent)
             if errcode in TOKEN_REFUSED and not refreshed:
-                token = await self._refresh(token)
+                fresh = await self._refresh(token)
+                if fresh is None:
+                    return Outcome(Result.retry, "no access token")
+                token = fresh
                 continue
             if errcode == NO_SUBSCRIPTION:
                 return Outcome(Result.inbox_only, f"errcode {errcode}")

@@ -175,3 +175,28 @@ async def test_a_long_backlog_is_drained_by_a_chain_of_short_jobs(
     assert worker.jobs_failed == 0 and worker.jobs_complete >= 3
     assert len(wechat_server.state.messages) == 10
     assert {r.wechat_state for r in await _rows(db)} == {"sent"}
+
+
+async def test_without_an_access_token_nothing_is_claimed_and_it_is_sent_later(
+    app, db, villager, notify_committed, run_worker, wechat_server
+):
+    """WeChat refuses the token (its daily quota): the job neither fails nor claims a row, so
+    nothing is left `sending` to turn `unknown`; once a token comes, the message goes once."""
+    from app.auth.wechat import ACCESS_TOKEN_KEY
+
+    user = await villager(subscriptions=2)
+    await app.state.redis.delete(ACCESS_TOKEN_KEY)
+    wechat_server.state.stable_token_refusals = 100
+    await notify_committed([user.id])
+    worker = await run_worker()
+    assert worker.jobs_failed == 0
+    [row] = await _rows(db)
+    assert (row.wechat_state, row.wechat_attempts) == ("pending", 0)
+    assert await _remaining(db, user) == 2
+    assert wechat_server.state.calls.get("subscribe_send", 0) == 0
+
+    wechat_server.state.stable_token_refusals = 0
+    await notify_committed([user.id], title="第二条")
+    await run_worker()
+    assert sorted(r.wechat_state for r in await _rows(db)) == ["sent", "sent"]
+    assert len(wechat_server.state.messages) == 2
