@@ -11,14 +11,12 @@ decides only what `member_employment` shows until a township or county user reso
   `updated_at` after our `observed_at`). A tie, or a side whose time is unknown, keeps ours: a
   coordinator saw the household, and the feed's time is when the record changed upstream.
 
-The rule is stated twice here, as a Python function (`working_copy_side`) and as a SQL
-expression (`working_copy_side_sql`) for set-based passes over a whole page of records; a test
-holds the two to the same answers for every precedence and ordering.
+The rule is stated once, as a SQL expression (`working_copy_side_sql`): every path that
+applies feed records does it set-based, over a whole page or file at once.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from app.feed.values import Precedence
@@ -31,23 +29,9 @@ class Side(StrEnum):
     theirs = "theirs"
 
 
-def working_copy_side(
-    precedence: Precedence | str | None,
-    ours_observed_at: datetime | None,
-    theirs_observed_at: datetime | None,
-) -> Side:
-    """The side our working copy shows under `precedence` (None: the county has set none)."""
-    rule = Precedence(precedence) if precedence is not None else DEFAULT_PRECEDENCE
-    if rule is Precedence.theirs:
-        return Side.theirs
-    if rule is Precedence.newer and ours_observed_at is not None and theirs_observed_at is not None:
-        return Side.theirs if theirs_observed_at > ours_observed_at else Side.ours
-    return Side.ours
-
-
 def working_copy_side_sql(precedence: str, ours_observed_at: str, theirs_observed_at: str) -> str:
-    """`working_copy_side` as a SQL expression answering `'ours'` or `'theirs'`, over the
-    given SQL expressions (column names, e.g. `s.precedence`, `o.observed_at`,
+    """The side our working copy shows, as a SQL expression answering `'ours'` or `'theirs'`,
+    over the given SQL expressions (column names, e.g. `s.precedence`, `o.observed_at`,
     `t.updated_at`): a precedence that is NULL (a county without a `feed_setting` row) is
     the default. The arguments are written into the SQL as they are: pass column names of
     your own statement, never input."""

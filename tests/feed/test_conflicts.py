@@ -18,7 +18,7 @@ from app.feed.models import FeedConflict
 from app.feed.precedence import setting_entity_id
 from app.feed.values import Precedence
 from app.households.models import MemberEmployment
-from app.policy.reconciliation import Side, working_copy_side, working_copy_side_sql
+from app.policy.reconciliation import Side, working_copy_side_sql
 from app.regions.models import Region
 from tests.households.factories import PersonSpec, make_household
 
@@ -606,13 +606,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("precedence", "ours_at", "theirs_at", "side"), CASES)
-def test_the_working_copy_shows_the_side_the_rule_says(precedence, ours_at, theirs_at, side):
-    assert working_copy_side(precedence, ours_at, theirs_at) is side
-
-
-async def test_the_sql_rule_gives_the_same_answers(db):
-    """The apply pipeline's set-based pass uses the SQL form: the two agree on every case."""
+async def test_the_working_copy_shows_the_side_the_rule_says(db):
+    """Every precedence and ordering of the two times, through the one (SQL) form of the rule."""
     expression = working_copy_side_sql("c.precedence", "c.ours_at", "c.theirs_at")
     rows = [
         {"i": i, "p": p.value if p else None, "o": o, "t": t}
