@@ -197,21 +197,44 @@ async def _worker_rate(env: dict[str, str], messages: int) -> tuple[float, int]:
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "worker", env=env, stdout=subprocess.PIPE
     )
+    samples: list[int] = []
+    sampler = asyncio.create_task(_sample_rss(child.pid, samples))
     out, _ = await child.communicate()
+    sampler.cancel()
     info = await Job(JOB_ID, redis).result_info()
     await redis.aclose()
     assert info is not None and info.success, info
-    elapsed = (info.finish_time - info.start_time).total_seconds()
     connection = await asyncpg.connect(DATABASE_URL)
     states = dict(
         await connection.fetch(
             "SELECT wechat_state, count(*) FROM notification GROUP BY wechat_state"
         )
     )
+    # A backlog is drained by a chain of jobs: from the first job's start to the last
+    # message recorded.
+    last_sent = await connection.fetchval("SELECT max(wechat_sent_at) FROM notification")
     await connection.close()
     assert states == {"sent": messages}, states
+    elapsed = (last_sent - info.start_time).total_seconds()
     rss = json.loads(out.decode().strip().splitlines()[-1])["maxrss_kb"]
+    if samples:
+        tenths = [samples[min(len(samples) - 1, len(samples) * k // 10)] for k in range(1, 11)]
+        figures = " ".join(f"{v / 1024:.0f}" for v in tenths)
+        print("worker RSS by tenth of the drain (MiB):", figures)
     return messages / elapsed, rss
+
+
+async def _sample_rss(pid: int, samples: list[int]) -> None:
+    """The worker's resident set every second (kB), to see whether it grows with the backlog."""
+    while True:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        samples.append(int(line.split()[1]))
+        except OSError:
+            return
+        await asyncio.sleep(1)
 
 
 async def main(messages: int, concurrency: int, batch: int) -> None:
