@@ -64,17 +64,18 @@ WHERE {_GONE}
 
 _END = f"""
 UPDATE alert AS a SET
-    ended_period = CAST(:period AS varchar),
+    ended_period = arg.p,
     status = CASE WHEN a.status IN ('open', 'acknowledged') THEN 'auto_resolved'
                   ELSE a.status END,
-    evidence = CASE WHEN a.last_period = CAST(:period AS varchar) AND a.opened_period < CAST(:period AS varchar)
-                    THEN a.evidence - CAST(:period AS varchar) ELSE a.evidence END,
-    last_period = CASE WHEN a.last_period = CAST(:period AS varchar) AND a.opened_period < CAST(:period AS varchar)
+    evidence = CASE WHEN a.last_period = arg.p AND a.opened_period < arg.p
+                    THEN a.evidence - arg.p ELSE a.evidence END,
+    last_period = CASE WHEN a.last_period = arg.p AND a.opened_period < arg.p
                        THEN (SELECT max(k) FROM jsonb_object_keys(a.evidence) AS k
-                             WHERE k < CAST(:period AS varchar))
+                             WHERE k < arg.p)
                        ELSE a.last_period END,
     version = a.version + 1,
     updated_at = now()
+FROM (SELECT CAST(:period AS varchar) AS p) AS arg
 WHERE {_GONE}
 """  # noqa: S608 (our own fragments; values are bound)
 
