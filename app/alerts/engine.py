@@ -42,20 +42,20 @@ CREATE TEMPORARY TABLE alert_evaluated (
 # The counties under a region (or the one it lies in), with the rule enabled there.
 _EVALUATED = """
 INSERT INTO alert_evaluated (county_code, rule)
-SELECT r.code, :rule
+SELECT r.code, CAST(:rule AS varchar)
 FROM region AS r
 WHERE r.level = 'county' AND r.code BETWEEN :county_low AND :county_high
   AND NOT EXISTS (
       SELECT 1 FROM alert_rule_setting AS s
-      WHERE s.county_code = r.code AND s.rule = :rule AND NOT s.enabled
+      WHERE s.county_code = r.code AND s.rule = CAST(:rule AS varchar) AND NOT s.enabled
   )
 """
 
 _EMPLOYMENT_LOST = """
 INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
-SELECT :rule, m.id::text, e.county_code, h.village_code, h.id, m.id,
+SELECT CAST(:rule AS varchar), m.id::text, e.county_code, h.village_code, h.id, m.id,
        jsonb_build_object(
-           'previous_period', :previous,
+           'previous_period', CAST(:previous AS varchar),
            'previous_work_region', before.work_region,
            'previous_channel', before.channel,
            'previous_employer', before.employer,
@@ -63,12 +63,13 @@ SELECT :rule, m.id::text, e.county_code, h.village_code, h.id, m.id,
        )
 FROM member_employment AS now_
 JOIN member_employment AS before
-  ON before.member_id = now_.member_id AND before.period = :previous AND before.status = '务工'
+  ON before.member_id = now_.member_id AND before.period = CAST(:previous AS varchar)
+  AND before.status = '务工'
 JOIN member AS m ON m.id = now_.member_id AND m.deleted_at IS NULL
 JOIN household AS h ON h.id = m.household_id
 JOIN alert_evaluated AS e
-  ON e.rule = :rule AND e.county_code = substr(h.village_code, 1, 6) || '000000'
-WHERE now_.period = :period AND now_.status = '未务工'
+  ON e.rule = CAST(:rule AS varchar) AND e.county_code = substr(h.village_code, 1, 6) || '000000'
+WHERE now_.period = CAST(:period AS varchar) AND now_.status = '未务工'
   AND h.village_code BETWEEN :low AND :high
 """
 
