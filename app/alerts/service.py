@@ -167,6 +167,7 @@ async def acknowledge(session: AsyncSession, principal: Principal, alert_id: uui
     alert.status, alert.acknowledged_at, alert.acknowledged_by = S.acknowledged, now, principal.id
     _step(session, principal, alert, "acknowledge", {"status": (S.open, S.acknowledged)}, now)
     await session.flush()
+    await session.refresh(alert)  # `months` is the database's (a generated column)
     return _out(alert, name)
 
 
@@ -194,4 +195,5 @@ async def resolve(
         now,
     )
     await session.flush()
+    await session.refresh(alert)  # `months` is the database's (a generated column)
     return _out(alert, name)

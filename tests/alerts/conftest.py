@@ -166,3 +166,24 @@ async def staff(db, make_user, auth) -> Staff:
         admin=auth(admin),
         villager=auth(villager),
     )
+
+
+async def an_alert(db, region_code: str, subject: str, **values: Any) -> Alert:
+    """An alert row as a run would leave it (a regional one unless a member is given)."""
+    period = values.pop("opened_period", "2026-09")
+    alert = Alert(
+        rule=values.pop("rule", "region_employment_drop"),
+        subject=subject,
+        kind="risk",
+        county_code=region_code[:6] + "000000",
+        region_code=region_code,
+        status=values.pop("status", "open"),
+        opened_period=period,
+        last_period=values.pop("last_period", period),
+        evidence=values.pop("evidence", {period: {"drop_percent": 12}}),
+        **values,
+    )
+    db.add(alert)
+    await db.commit()
+    await db.refresh(alert)
+    return alert
