@@ -122,12 +122,12 @@ class Alert(UUIDPrimaryKey, Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
-class RunTrigger(StrEnum):
+class AlertRunTrigger(StrEnum):
     scheduled = "scheduled"
     manual = "manual"
 
 
-class RunStatus(StrEnum):
+class AlertRunStatus(StrEnum):
     queued = "queued"
     running = "running"
     succeeded = "succeeded"
@@ -140,8 +140,8 @@ class AlertRun(UUIDPrimaryKey, Base):
 
     __tablename__ = "alert_run"
     __table_args__ = (
-        CheckConstraint(one_of("trigger", RunTrigger), name="trigger_known"),
-        CheckConstraint(one_of("status", RunStatus), name="status_known"),
+        CheckConstraint(one_of("trigger", AlertRunTrigger), name="trigger_known"),
+        CheckConstraint(one_of("status", AlertRunStatus), name="status_known"),
         CheckConstraint(PERIOD_CHECK, name="period_format"),
         Index(
             "uq_alert_run_region_code_period_scheduled",

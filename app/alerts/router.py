@@ -19,11 +19,11 @@ from app.alerts.errors import (
 from app.alerts.schemas import (
     AlertOut,
     AlertPage,
+    AlertResolutionIn,
     AlertRunAccepted,
     AlertRunIn,
     AlertRunOut,
     AlertRunPage,
-    ResolutionIn,
 )
 from app.core.auth import Manager, Staff
 from app.core.deps import Pagination, ReadSession, Session
@@ -101,7 +101,7 @@ async def acknowledge(alert_id: uuid.UUID, caller: Staff, session: Session) -> A
     responses=_STEP_PROBLEMS,
 )
 async def resolve(
-    alert_id: uuid.UUID, body: ResolutionIn, caller: Staff, session: Session
+    alert_id: uuid.UUID, body: AlertResolutionIn, caller: Staff, session: Session
 ) -> AlertOut:
     """open or acknowledged → resolved, with the action taken (职业指导, 职业介绍, 技能培训,
     公益性岗位安置, 其他) and a note. Audited. A resolved episode stays current while its

@@ -28,7 +28,7 @@ from app.alerts.errors import (
     PeriodSuperseded,
     RegionRequired,
 )
-from app.alerts.models import AlertRun, RunStatus, RunTrigger
+from app.alerts.models import AlertRun, AlertRunStatus, AlertRunTrigger
 from app.alerts.schemas import AlertRunAccepted, AlertRunIn, AlertRunOut
 from app.audit import service as audit
 from app.core.caller import Principal, Role
@@ -45,7 +45,7 @@ RUN_JOB = "alerts.run"
 # The first key of the two-key advisory locks of alert runs ("wa"); the second is the county's
 # six significant digits.
 _LOCK_SPACE = 0x7761
-_FINISHED = (RunStatus.succeeded, RunStatus.failed)
+_FINISHED = (AlertRunStatus.succeeded, AlertRunStatus.failed)
 _INTERRUPTED = "工作进程中断，未写入任何结果；已由后续计算接替"
 
 
@@ -94,8 +94,8 @@ async def request_run(
         id=uuid.uuid4(),
         period=body.period,
         region_code=region_code,
-        trigger=RunTrigger.manual,
-        status=RunStatus.queued,
+        trigger=AlertRunTrigger.manual,
+        status=AlertRunStatus.queued,
         requested_by=None if principal.is_system else principal.id,
     )
     session.add(run)
@@ -110,7 +110,7 @@ async def request_run(
         changes={"period": (None, body.period), "region_code": (None, region_code)},
     )
     enqueue_after_commit(session, RUN_JOB, str(run.id))
-    return AlertRunAccepted(id=run.id, status=RunStatus.queued)
+    return AlertRunAccepted(id=run.id, status=AlertRunStatus.queued)
 
 
 async def claim_scheduled(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
@@ -202,7 +202,7 @@ async def _take_over(database: Database, run: AlertRun, now: datetime) -> None:
             update(AlertRun)
             .where(AlertRun.id == run.id)
             .values(
-                status=RunStatus.running,
+                status=AlertRunStatus.running,
                 started_at=func.coalesce(AlertRun.started_at, now),
                 rules_total=len(RULES),
                 rules_done=0,
@@ -217,12 +217,12 @@ async def _take_over(database: Database, run: AlertRun, now: datetime) -> None:
         await session.execute(
             update(AlertRun)
             .where(
-                AlertRun.status == RunStatus.running,
+                AlertRun.status == AlertRunStatus.running,
                 AlertRun.id != run.id,
                 overlapping,
             )
             .values(
-                status=RunStatus.failed,
+                status=AlertRunStatus.failed,
                 error_code="interrupted",
                 error=_INTERRUPTED,
                 finished_at=now,
@@ -247,7 +247,7 @@ async def execute(
         await _write(
             database,
             run_id,
-            status=RunStatus.failed,
+            status=AlertRunStatus.failed,
             error_code="failed",
             error=f"计算中断：{failure}"[:2000],
             finished_at=_now(),
@@ -260,7 +260,7 @@ async def _compute(
 ) -> str:
     run = await session.get(AlertRun, run_id)
     if run is None:
-        return RunStatus.failed
+        return AlertRunStatus.failed
     if run.status in _FINISHED:
         return run.status
     counties = await _counties(session, run.region_code)
@@ -281,13 +281,13 @@ async def _compute(
             update(AlertRun)
             .where(AlertRun.id == run_id)
             .values(
-                status=RunStatus.failed,
+                status=AlertRunStatus.failed,
                 error_code=PeriodSuperseded.code,
                 error=f"本区域已计算到 {latest}，不能再计算更早的 {run.period}",
                 finished_at=_now(),
             )
         )
-        return RunStatus.failed
+        return AlertRunStatus.failed
     await _take_over(database, run, now)
 
     async def progress(rule: AlertRule, hits: int) -> None:
@@ -314,7 +314,7 @@ async def _compute(
         update(AlertRun)
         .where(AlertRun.id == run_id)
         .values(
-            status=RunStatus.succeeded,
+            status=AlertRunStatus.succeeded,
             rules_done=AlertRun.rules_total,
             opened=counts.opened,
             continued=counts.continued,
@@ -323,4 +323,4 @@ async def _compute(
             finished_at=_now(),
         )
     )
-    return RunStatus.succeeded
+    return AlertRunStatus.succeeded

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.alerts.models import RunStatus, RunTrigger
+from app.alerts.models import AlertRunStatus, AlertRunTrigger
 from app.core.bodies import RequestBody
 from app.core.pagination import Page
 from app.core.periods import PERIOD_PATTERN
@@ -57,7 +57,7 @@ class AlertPage(Page[AlertOut]):
     pass
 
 
-class ResolutionIn(RequestBody):
+class AlertResolutionIn(RequestBody):
     action: ResolutionAction = Field(
         description="职业指导 / 职业介绍 / 技能培训 / 公益性岗位安置 / 其他"
     )
@@ -76,7 +76,7 @@ class AlertRunIn(RequestBody):
 
 class AlertRunAccepted(BaseModel):
     id: uuid.UUID
-    status: RunStatus
+    status: AlertRunStatus
 
 
 class AlertRunOut(BaseModel):
@@ -85,9 +85,9 @@ class AlertRunOut(BaseModel):
     id: uuid.UUID
     period: str
     region_code: str
-    trigger: RunTrigger
+    trigger: AlertRunTrigger
     requested_by: uuid.UUID | None
-    status: RunStatus
+    status: AlertRunStatus
     rules_total: int
     rules_done: int = Field(description="Rules evaluated so far (live while it runs)")
     opened: int = Field(description="Episodes opened")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.errors import AlertNotFound, IllegalAlertTransition
 from app.alerts.models import Alert
-from app.alerts.schemas import AlertOut, ResolutionIn
+from app.alerts.schemas import AlertOut, AlertResolutionIn
 from app.audit import service as audit
 from app.core.caller import Principal
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
@@ -172,7 +172,7 @@ async def acknowledge(session: AsyncSession, principal: Principal, alert_id: uui
 
 
 async def resolve(
-    session: AsyncSession, principal: Principal, alert_id: uuid.UUID, body: ResolutionIn
+    session: AsyncSession, principal: Principal, alert_id: uuid.UUID, body: AlertResolutionIn
 ) -> AlertOut:
     """open or acknowledged → resolved, with the action taken and a note. Resolving an open
     alert acknowledges it in the same step. The episode stays current while its condition

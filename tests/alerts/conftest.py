@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from app.alerts import episodes, runs
-from app.alerts.models import Alert, AlertRun, RunStatus, RunTrigger
+from app.alerts.models import Alert, AlertRun, AlertRunStatus, AlertRunTrigger
 from app.auth.models import Role
 from app.households.models import MemberEmployment
 from tests.households.factories import PersonSpec, make_household
@@ -59,7 +59,10 @@ async def compute(app, period: str, region: str = COUNTY) -> AlertRun:
     """A run of `period` over `region`, computed to its end as a worker would."""
     async with app.state.db.sessionmaker.begin() as session:
         run = AlertRun(
-            period=period, region_code=region, trigger=RunTrigger.manual, status=RunStatus.queued
+            period=period,
+            region_code=region,
+            trigger=AlertRunTrigger.manual,
+            status=AlertRunStatus.queued,
         )
         session.add(run)
     await runs.execute(app.state.db, app.state.arq, run.id)
