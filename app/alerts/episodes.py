@@ -150,6 +150,10 @@ async def merge(session: AsyncSession, *, period: str, region_code: str) -> Merg
     """Fold the hits of `period` over `region_code` into the episodes (module docstring)."""
     low, high = code_range(region_code)
     where = {"period": period, "low": low, "high": high}
+    # Temporary tables have no statistics until analysed (autovacuum never sees them): without
+    # them the planner takes a province's hits for a handful of rows.
+    await session.execute(text("ANALYZE alert_hit"))
+    await session.execute(text("ANALYZE alert_evaluated"))
     withdrawn = await session.execute(text(_WITHDRAW), where)
     ended = await session.execute(text(_END), where)
     await session.execute(text(_REVIVE), {"period": period})

@@ -93,6 +93,25 @@ async def test_a_rerun_changes_nothing_and_tells_no_one_again(app, db, settings,
     assert await db.scalar(select(func.count()).select_from(Notification)) == told
 
 
+async def test_two_runs_of_the_same_month_at_once_take_turns(app, db, settings, staff):
+    await _lost(db, settings, VILLAGE, 2)
+    async with app.state.db.sessionmaker.begin() as session:
+        both = [
+            AlertRun(period=NOW, region_code=region, trigger="manual", status="queued")
+            for region in (COUNTY, VILLAGE)
+        ]
+        session.add_all(both)
+    results = await asyncio.gather(
+        *(runs.execute(app.state.db, app.state.arq, run.id) for run in both)
+    )
+    assert results == ["succeeded", "succeeded"]
+    db.expire_all()
+    done = [await db.get(AlertRun, run.id) for run in both]
+    assert sorted((r.opened, r.continued) for r in done if r) == [(0, 2), (2, 0)]
+    assert len(await all_alerts(db)) == 2
+    assert await db.scalar(select(func.count()).select_from(Notification)) == 1
+
+
 async def test_the_digest_is_one_message_per_person_with_counts_per_rule(app, db, settings, staff):
     await _lost(db, settings, VILLAGE, 3)
     await _lost(db, settings, OTHER_VILLAGE, 1)
