@@ -74,7 +74,7 @@ WHERE now_.period = CAST(:period AS varchar) AND now_.status = '未务工'
 """
 
 
-def county_span(region_code: str) -> tuple[str, str]:
+def _county_span(region_code: str) -> tuple[str, str]:
     """The lowest and highest county code among the counties a region covers (itself, the one
     it lies in, or those under it)."""
     if list(RegionLevel).index(level_of(region_code)) >= list(RegionLevel).index(
@@ -100,7 +100,7 @@ async def evaluate(
     for statement in filter(None, (s.strip() for s in _TABLES.split(";"))):
         await session.execute(text(statement))
     low, high = code_range(region_code)
-    county_low, county_high = county_span(region_code)
+    county_low, county_high = _county_span(region_code)
     rule = AlertRule.employment_lost
     await session.execute(
         text(_EVALUATED), {"rule": rule.value, "county_low": county_low, "county_high": county_high}

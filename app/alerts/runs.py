@@ -36,7 +36,7 @@ from app.core.db import Database
 from app.core.pagination import PageRequest, newest_first, newest_first_key, next_cursor
 from app.core.periods import SHANGHAI, current_period
 from app.core.queue import enqueue_after_commit, send_pending_jobs
-from app.core.scope import code_range, parent_of
+from app.core.scope import RegionLevel, code_range, level_of, parent_of
 from app.policy.alerts import DEFAULT_RUN_DAY, RULES, AlertRule
 from app.regions.errors import RegionNotFound
 from app.regions.models import Region
@@ -53,9 +53,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def county_span(region_code: str) -> tuple[str, str]:
+    """The lowest and highest code of the counties a region covers: those under it, or the
+    one it is or lies in."""
+    levels = list(RegionLevel)
+    if levels.index(level_of(region_code)) >= levels.index(RegionLevel.county):
+        county = region_code[:6] + "000000"
+        return county, county
+    return code_range(region_code)
+
+
 async def latest_period(session: AsyncSession, region_code: str) -> str | None:
     """The latest period any run has computed for a county of the region."""
-    low, high = engine.county_span(region_code)
+    low, high = county_span(region_code)
     return await session.scalar(
         text(
             "SELECT max(period) FROM alert_county_period WHERE county_code BETWEEN :low AND :high"
@@ -178,7 +188,7 @@ async def list_runs(
 
 
 async def _counties(session: AsyncSession, region_code: str) -> list[str]:
-    low, high = engine.county_span(region_code)
+    low, high = county_span(region_code)
     if low == high:
         return [low]
     codes = await session.scalars(
