@@ -70,8 +70,8 @@ UPDATE alert AS a SET
     evidence = CASE WHEN a.last_period = arg.p AND a.opened_period < arg.p
                     THEN a.evidence - arg.p ELSE a.evidence END,
     last_period = CASE WHEN a.last_period = arg.p AND a.opened_period < arg.p
-                       THEN (SELECT max(k) FROM jsonb_object_keys(a.evidence) AS k
-                             WHERE k < arg.p)
+                       THEN coalesce((SELECT max(k) FROM jsonb_object_keys(a.evidence) AS k
+                                      WHERE k < arg.p), a.opened_period)
                        ELSE a.last_period END,
     version = a.version + 1,
     updated_at = now()
