@@ -237,6 +237,37 @@ async def queue_first_pull(settings: Settings) -> bool:
         await database.dispose()
 
 
+async def queue_first_alert_run(settings: Settings) -> bool:
+    """A first run of this month's alerts over the demo county, once, so the demo shows alerts
+    (and the coordinators' digests) at first sight; later months are the schedule's."""
+    from sqlalchemy import func, select
+
+    from app.alerts import runs
+    from app.alerts.models import AlertRun
+    from app.alerts.schemas import AlertRunIn
+    from app.core.caller import Principal
+    from app.core.db import Database
+    from app.core.periods import current_period
+    from app.core.queue import send_pending_jobs
+    from app.core.redis import connect_redis
+    from app.demo.seed import DEMO_COUNTY
+
+    database = Database(settings)
+    redis = await connect_redis(settings)
+    try:
+        async with database.sessionmaker() as session:
+            if await session.scalar(select(func.count()).select_from(AlertRun)):
+                return False
+            body = AlertRunIn(period=current_period(), region=DEMO_COUNTY)
+            await runs.request_run(session, Principal.system("wengang.dev"), body)
+            await session.commit()
+            await send_pending_jobs(session, redis)
+            return True
+    finally:
+        await redis.aclose()
+        await database.dispose()
+
+
 @contextmanager
 def feed_simulator_server(enabled: bool, token: str) -> Iterator[str | None]:
     if not enabled:
@@ -299,6 +330,7 @@ def run_dev(options: DevOptions) -> int:
                 and options.with_worker
                 and asyncio.run(queue_first_pull(settings))
             )
+            first_alerts = options.with_worker and asyncio.run(queue_first_alert_run(settings))
             children = Children(os.environ)
             children.start("API", "serve", "--host", options.host, "--port", str(options.port))
             if options.with_worker:
@@ -307,6 +339,12 @@ def run_dev(options: DevOptions) -> int:
             wait_until_ready(ready, children, stopping)
             if not stopping:
                 print(banner(options, settings, services), flush=True)
+                if first_alerts:
+                    print(
+                        "  the worker is computing this month's alerts of the demo county:"
+                        " GET /api/v1/alerts, /api/v1/alert-runs",
+                        flush=True,
+                    )
                 if first_pull:
                     print(
                         "  the worker is pulling the feed simulator for the first time:"

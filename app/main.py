@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
 from app.auth.callers import AccountReader
 from app.auth.router import router as auth_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed_conflicts_router,
         feed_checks_router,
         help_requests_router,
+        alerts_router,
         notifications_router,
         audit_router,
         health_router,

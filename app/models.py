@@ -1,5 +1,6 @@
 """Every domain's models, imported so `Base.metadata` knows all tables (Alembic, tests)."""
 
+from app.alerts.models import Alert, AlertCountyPeriod, AlertRun
 from app.alerts.settings_models import (
     AlertRuleSetting,
     AlertSchedule,
@@ -41,7 +42,10 @@ from app.trainings.models import Training, TrainingAttendance, TrainingEnrollmen
 from app.visits.models import Visit
 
 __all__ = [
+    "Alert",
+    "AlertCountyPeriod",
     "AlertRuleSetting",
+    "AlertRun",
     "AlertSchedule",
     "AuditEvent",
     "Base",

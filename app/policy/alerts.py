@@ -214,3 +214,23 @@ def period_cutoff(period: str, now: datetime) -> datetime:
     """The instant a period's time-based rules are counted to: its end, or `now` while it runs."""
     end = period_start(shift_period(period, 1))
     return min(end, now.astimezone(SHANGHAI))
+
+
+class AlertStatus(StrEnum):
+    """An episode's state. `open` → `acknowledged` → `resolved` are a person's steps;
+    `auto_resolved` is the run's, the first month the condition no longer holds."""
+
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+    auto_resolved = "auto_resolved"
+
+
+class ResolutionAction(StrEnum):
+    """What was done about an alert (MOHRSS art. 7: guidance, referral or training in time)."""
+
+    guidance = "职业指导"
+    referral = "职业介绍"
+    training = "技能培训"
+    public_welfare_post = "公益性岗位安置"
+    other = "其他"
