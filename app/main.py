@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from app.alerts.settings_router import router as alert_settings_router
+from app.alerts.watch_lists_router import router as watch_lists_router
 from app.audit.router import router as audit_router
 from app.auth.callers import AccountReader
 from app.auth.router import router as auth_router
@@ -108,6 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "name": "help-requests",
                 "description": "Villagers ask for help (求助); deadlines; what waits for staff",
             },
+            {
+                "name": "alert-settings",
+                "description": "What counties set for alerts: rule thresholds, the run day, "
+                "monitoring income lines (监测收入线) and employment targets (务工目标)",
+            },
+            {
+                "name": "watch-lists",
+                "description": "The monthly watch lists (返乡回流, 有意愿外出, 就业不稳定), the "
+                "无就业意愿 ledger, and households whose risk may be cleared",
+            },
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -141,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed_checks_router,
         help_requests_router,
         notifications_router,
+        alert_settings_router,
+        watch_lists_router,
         audit_router,
         health_router,
     ):
