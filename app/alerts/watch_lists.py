@@ -185,7 +185,8 @@ SELECT NULL::uuid AS member_id, h.id AS household_id, p.head AS name, NULL AS me
        h.village_code, h.household_no, jsonb_build_object(
     'months', CAST(:months AS int), 'first_period', CAST(:first AS text),
     'last_period', CAST(:period AS text), 'members', p.members, 'labourers', p.labourers,
-    'lowest_income_per_head', round(c.lowest, 2), 'line', c.line) AS figures
+    'lowest_income_per_head', CAST(round(c.lowest, 2) AS text),
+    'line', CAST(c.line AS text)) AS figures
 FROM h JOIN clearable c ON c.id = h.id JOIN people p ON p.household_id = h.id
 ORDER BY h.village_code, h.household_no LIMIT :fetch"""  # noqa: S608
 
