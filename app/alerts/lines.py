@@ -21,7 +21,8 @@ from app.alerts.settings_errors import MonitoringLineNotFound
 from app.alerts.settings_models import MonitoringLine
 from app.alerts.settings_schemas import (
     EffectiveLineOut,
-    MonitoringLineIn,
+    LineAmountIn,
+    LineFormulaIn,
     MonitoringLineOut,
     MonitoringLinePage,
 )
@@ -36,7 +37,6 @@ from app.alerts.settings_scope import (
 )
 from app.audit import service as audit
 from app.core.caller import Principal
-from app.core.errors import ValidationFailed
 from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 
 CENT = Decimal("0.01")
@@ -140,15 +140,11 @@ async def get_effective(
     return EffectiveLineOut(region_code=region_code, year=year, amount=source.amount, source=source)
 
 
-def _form(body: MonitoringLineIn) -> dict[str, Any]:
-    fixed = body.amount is not None
-    formula = body.dibao is not None or body.dibao_multiple is not None
-    complete_formula = body.dibao is not None and body.dibao_multiple is not None
-    if fixed == formula or (formula and not complete_formula):
-        message = "须且只能给出一种：固定金额 amount，或低保标准 dibao 与倍数 dibao_multiple"
-        raise ValidationFailed(message, errors=[{"field": "body", "message": message}])
+def _form(body: LineAmountIn | LineFormulaIn) -> dict[str, Any]:
+    if isinstance(body, LineAmountIn):
+        return {"amount": body.amount, "dibao": None, "dibao_multiple": None, "note": body.note}
     return {
-        "amount": body.amount,
+        "amount": None,
         "dibao": body.dibao,
         "dibao_multiple": body.dibao_multiple,
         "note": body.note,
@@ -163,11 +159,11 @@ async def put_line(
     principal: Principal,
     region_code: str,
     year: int,
-    body: MonitoringLineIn,
+    body: LineAmountIn | LineFormulaIn,
 ) -> MonitoringLineOut:
     """Sets the region's line for the year, audited; the same line again writes nothing."""
-    values = _form(body)
     await region_to_manage(session, principal, region_code)
+    values = _form(body)
     current = await session.get(MonitoringLine, (region_code, year), with_for_update=True)
     old = {f: getattr(current, f) for f in FIELDS} if current is not None else None
     if old != values:

@@ -27,7 +27,6 @@ from app.alerts.settings_schemas import (
 )
 from app.audit import service as audit
 from app.core.caller import Principal
-from app.core.errors import ValidationFailed
 from app.core.scope import code_range
 from app.policy.alerts import DEFAULT_RUN_DAY, RULES, AlertRule, RuleSpec, Threshold
 from app.regions import county_settings
@@ -151,42 +150,23 @@ async def get_settings(
     return await _out(session, county)
 
 
-def _check_value(threshold: Threshold, value: int | bool) -> str | None:
-    """What is wrong with `value` for `threshold`, in Chinese; None: nothing."""
-    if isinstance(threshold.default, bool):
-        return None if isinstance(value, bool) else f"{threshold.title}只能为 true 或 false"
-    if isinstance(value, bool):
-        return f"{threshold.title}应为整数"
-    if not threshold.minimum <= value <= threshold.maximum:
-        return f"{threshold.title}应在 {threshold.minimum} 到 {threshold.maximum} 之间"
-    return None
-
-
-def _validate(body: AlertSettingsIn) -> list[dict[str, str]]:
-    errors: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for index, item in enumerate(body.rules):
-        at = f"body.rules.{index}"
-        spec = RULES.get(item.rule)  # type: ignore[call-overload]
-        if spec is None:
-            errors.append({"field": f"{at}.rule", "message": f"未知的预警规则：{item.rule}"})
+def _changes_named(body: AlertSettingsIn) -> list[tuple[RuleSpec, bool | None, dict[str, Any]]]:
+    """Per rule the body names: the switch (None: unchanged) and the thresholds it names
+    (None: back to the default). The body's model has already checked names and bounds."""
+    named = []
+    rules = body.rules
+    for rule in rules.model_fields_set if rules is not None else ():
+        item = getattr(rules, rule)
+        if item is None:
             continue
-        if item.rule in seen:
-            errors.append({"field": f"{at}.rule", "message": f"预警规则重复：{item.rule}"})
-        seen.add(item.rule)
-        known = {t.name: t for t in spec.thresholds}
-        for name, value in item.thresholds.items():
-            threshold = known.get(name)
-            if threshold is None:
-                errors.append(
-                    {
-                        "field": f"{at}.thresholds.{name}",
-                        "message": f"规则“{spec.title}”没有阈值 {name}",
-                    }
-                )
-            elif value is not None and (problem := _check_value(threshold, value)):
-                errors.append({"field": f"{at}.thresholds.{name}", "message": problem})
-    return errors
+        thresholds = getattr(item, "thresholds", None)
+        values = (
+            {name: getattr(thresholds, name) for name in thresholds.model_fields_set}
+            if thresholds is not None
+            else {}
+        )
+        named.append((RULES[AlertRule(rule)], item.enabled, values))
+    return named
 
 
 async def put_settings(
@@ -195,8 +175,6 @@ async def put_settings(
     """Sets what the body names (the run day, rules' switches and thresholds), audited with
     each effective value's old and new; the same values again write nothing."""
     county = await settings_county(session, principal, county_code, changing=True)
-    if errors := _validate(body):
-        raise ValidationFailed("预警设置有误", errors=errors)
     # Two changes of one county's settings at once: one waits for the other, then merges on
     # what it wrote (the first write of a rule's row has no row to lock).
     await session.execute(
@@ -213,12 +191,11 @@ async def put_settings(
             changes["run_day"] = (old_day, body.run_day)
             await _set_run_day(session, county, body.run_day, author)
 
-    for item in body.rules:
-        spec = RULES[AlertRule(item.rule)]
+    for spec, switch, thresholds in _changes_named(body):
         before = merge(spec, rows.get(spec.rule))
-        enabled = before.enabled if item.enabled is None else item.enabled
+        enabled = before.enabled if switch is None else switch
         params = dict(before.params)
-        for name, value in item.thresholds.items():
+        for name, value in thresholds.items():
             params[name] = spec.defaults()[name] if value is None else value
         if enabled != before.enabled:
             changes[f"{spec.rule}.enabled"] = (before.enabled, enabled)

@@ -130,10 +130,10 @@ async def put_line(
     caller: Manager,
     session: Session,
 ) -> MonitoringLineOut:
-    """Either `amount`, or `dibao` and `dibao_multiple` (the line is their product, to the
-    fen), never both. Managers whose region holds it: a county manager sets their county's,
-    townships' and villages' lines; a province's needs a province manager or an admin (a line
-    above your region answers 403). Audited."""
+    """Either `{amount}`, or `{dibao, dibao_multiple}` (the line is their product, to the
+    fen), never both; with an optional `note`. Managers whose region holds it: a county
+    manager sets their county's, townships' and villages' lines; a province's needs a
+    province manager or an admin (a line above your region answers 403). Audited."""
     return await lines.put_line(session, caller, region_code, year, body)
 
 

@@ -4,17 +4,37 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    WithJsonSchema,
+    create_model,
+)
 
 from app.core.bodies import RequestBody
 from app.core.pagination import Page
 from app.core.types import Text
-from app.policy.alerts import MAX_RUN_DAY, MIN_RUN_DAY, AlertKind, AlertRule, AlertSubject
+from app.policy.alerts import (
+    MAX_RUN_DAY,
+    MIN_RUN_DAY,
+    RULES,
+    AlertKind,
+    AlertRule,
+    AlertSubject,
+    RuleSpec,
+    Threshold,
+)
 
 ThresholdValue = StrictBool | StrictInt
 
@@ -46,43 +66,151 @@ class AlertSettingsOut(BaseModel):
     updated_at: datetime | None = Field(description="None: the county runs on the defaults.")
 
 
-class RuleSettingIn(RequestBody):
-    rule: Annotated[Text, Field(max_length=32, description="A rule's code, e.g. `income_drop`")]
-    enabled: bool | None = Field(default=None, description="Omitted: left as it is")
-    thresholds: dict[Annotated[Text, Field(max_length=64)], ThresholdValue | None] = Field(
-        default_factory=dict,
-        description="Threshold name → value; null returns it to the default. Thresholds not "
-        "named are left as they are. Switches take true/false, numbers integers in bounds.",
+def _camel(rule: AlertRule) -> str:
+    return "".join(part.title() for part in rule.split("_"))
+
+
+def _threshold_field(threshold: Threshold) -> Any:
+    kind: Any = (
+        StrictBool
+        if isinstance(threshold.default, bool)
+        else Annotated[StrictInt, Field(ge=threshold.minimum, le=threshold.maximum)]
     )
+    return (
+        kind | None,
+        Field(
+            default=None,
+            title=threshold.title,
+            description=f"Default {threshold.default}; null: back to the default",
+        ),
+    )
+
+
+def _rule_model(spec: RuleSpec) -> type[RequestBody]:
+    fields: dict[str, Any] = {
+        "enabled": (bool | None, Field(default=None, description="Omitted or null: unchanged"))
+    }
+    if spec.thresholds:
+        thresholds = create_model(  # type: ignore[call-overload]
+            f"{_camel(spec.rule)}ThresholdsIn",
+            __base__=RequestBody,
+            __doc__=f"{spec.title}: thresholds not named are left as they are.",
+            **{t.name: _threshold_field(t) for t in spec.thresholds},
+        )
+        fields["thresholds"] = (thresholds | None, Field(default=None))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{_camel(spec.rule)}SettingIn",
+        __base__=RequestBody,
+        __doc__=f"{spec.title}: {spec.description}",
+        **fields,
+    )
+
+
+# One body model per rule, each listing that rule's thresholds with their bounds, so the
+# document states everything a county may set and a request that fits it is accepted.
+RULE_MODELS: dict[AlertRule, type[RequestBody]] = {
+    rule: _rule_model(spec) for rule, spec in RULES.items()
+}
+AlertRulesIn: type[RequestBody] = create_model(  # type: ignore[call-overload]
+    "AlertRulesIn",
+    __base__=RequestBody,
+    __doc__="Rule code → what to change; rules not named are left as they are.",
+    **{
+        rule.value: (model | None, Field(default=None, description=RULES[rule].title))
+        for rule, model in RULE_MODELS.items()
+    },
+)
+# The request schemas above, by name (each stored in `alert_rule_setting`).
+RULE_SCHEMAS = frozenset(
+    {"AlertRulesIn"}
+    | {model.__name__ for model in RULE_MODELS.values()}
+    | {f"{_camel(rule)}ThresholdsIn" for rule, spec in RULES.items() if spec.thresholds}
+)
 
 
 class AlertSettingsIn(RequestBody):
     run_day: int | None = Field(
         default=None, ge=MIN_RUN_DAY, le=MAX_RUN_DAY, description="Omitted: left as it is"
     )
-    rules: list[RuleSettingIn] = Field(
-        default_factory=list, max_length=64, description="Rules not named are left as they are"
+    rules: AlertRulesIn | None = Field(  # type: ignore[valid-type]
+        default=None, description="Rules not named are left as they are"
     )
 
 
 # Monitoring lines ------------------------------------------------------------------------------
 
-Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+
+def _text_matching(pattern: str, message: str) -> BeforeValidator:
+    # A number given as text must be one the document's pattern allows (Decimal alone would
+    # also read "1e3" or " 5 ").
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not compiled.match(value):
+            raise ValueError(message)
+        return value
+
+    return BeforeValidator(check)
 
 
-class MonitoringLineIn(RequestBody):
-    """Exactly one form: a fixed `amount`, or `dibao` × `dibao_multiple`."""
+_YUAN_TEXT = r"^[1-9]\d{0,9}(\.\d{1,2})?$"
+Yuan = Annotated[
+    Decimal,
+    _text_matching(_YUAN_TEXT, "应为 1 到 9999999999.99 之间、最多两位小数的金额"),
+    Field(ge=1, le=Decimal("9999999999.99"), decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 1, "maximum": 9999999999.99, "multipleOf": 0.01},
+                {"type": "string", "pattern": _YUAN_TEXT},
+            ]
+        }
+    ),
+]
+"""Yuan per head per year, to the fen: a number or its text."""
 
-    amount: Money | None = Field(default=None, description="Yuan per head per year")
-    dibao: Money | None = Field(
-        default=None, description="The local rural 低保 standard, yuan per head per year"
-    )
-    dibao_multiple: Annotated[Decimal, Field(ge=Decimal("0.1"), le=10, decimal_places=2)] | None = (
-        Field(default=None, description="The line is this many times `dibao`, e.g. 2")
-    )
-    note: Annotated[Text, Field(max_length=200)] | None = Field(
-        default=None, description="Where the line comes from (a document's number)"
-    )
+_MULTIPLE_TEXT = r"^(0\.[1-9]\d?|[1-9](\.\d{1,2})?|10(\.0{1,2})?)$"
+Multiple = Annotated[
+    Decimal,
+    _text_matching(_MULTIPLE_TEXT, "应为 0.1 到 10 之间、最多两位小数的倍数"),
+    Field(ge=Decimal("0.1"), le=10, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0.1, "maximum": 10, "multipleOf": 0.01},
+                {"type": "string", "pattern": _MULTIPLE_TEXT},
+            ]
+        }
+    ),
+]
+Note = Annotated[Text, Field(max_length=200)]
+
+
+class LineAmountIn(RequestBody):
+    """A fixed line."""
+
+    amount: Yuan = Field(description="Yuan per head per year")
+    note: Note | None = Field(default=None, description="Where it comes from (a document)")
+
+
+class LineFormulaIn(RequestBody):
+    """A multiple of the local rural minimum living allowance (低保)."""
+
+    dibao: Yuan = Field(description="The local rural 低保 standard, yuan per head per year")
+    dibao_multiple: Multiple = Field(description="The line is this many times `dibao`, e.g. 2")
+    note: Note | None = Field(default=None, description="Where it comes from (a document)")
+
+
+def _line_form(value: Any) -> str:
+    formula = isinstance(value, dict) and ("dibao" in value or "dibao_multiple" in value)
+    return "formula" if formula else "amount"
+
+
+MonitoringLineIn = Annotated[
+    Annotated[LineAmountIn, Tag("amount")] | Annotated[LineFormulaIn, Tag("formula")],
+    Discriminator(_line_form),
+]
+"""Exactly one form: `{amount}` or `{dibao, dibao_multiple}` (with an optional `note`)."""
 
 
 class MonitoringLineOut(BaseModel):

@@ -76,10 +76,10 @@ async def put_target(
     session: AsyncSession, principal: Principal, region_code: str, year: int, target: int
 ) -> EmploymentTargetOut:
     """Sets the region's target for the year, audited; the same target again writes nothing."""
+    await region_to_manage(session, principal, region_code)
     if level_of(region_code) not in COUNTY_OR_BELOW:
         message = "务工目标只能设在县、乡镇或村"
         raise ValidationFailed(message, errors=[{"field": "path.region_code", "message": message}])
-    await region_to_manage(session, principal, region_code)
     current = await session.get(EmploymentTarget, (region_code, year), with_for_update=True)
     if current is None or current.target != target:
         author = None if principal.is_system else principal.id

@@ -116,30 +116,46 @@ async def test_a_line_as_a_multiple_of_dibao(client, db, callers):
 
 async def test_exactly_one_form(client, db, callers):
     county = callers["county"]
-    for body in (
-        {},
-        {"amount": "8000", "dibao": "4000", "dibao_multiple": "2"},
-        {"amount": "8000", "dibao": "4000"},
-        {"dibao": "4000"},
-        {"dibao_multiple": "2"},
-        {"note": "只有说明"},
-    ):
+
+    async def refused(body: dict[str, Any]) -> list[tuple[str, str]]:
         response = await _put(client, county, COUNTY, body)
         assert response.status_code == 422, (body, response.text)
-        assert response.json()["errors"][0]["message"].startswith("须且只能给出一种")
+        return [(e["field"], e["message"]) for e in response.json()["errors"]]
+
+    # Neither form; half a formula; both forms.
+    assert await refused({}) == [("body.amount.amount", "缺少必填字段")]
+    assert await refused({"note": "只有说明"}) == [("body.amount.amount", "缺少必填字段")]
+    assert await refused({"dibao": "4000"}) == [("body.formula.dibao_multiple", "缺少必填字段")]
+    assert await refused({"dibao_multiple": "2"}) == [("body.formula.dibao", "缺少必填字段")]
+    assert ("body.formula.amount", "不支持此字段") in await refused(
+        {"amount": "8000", "dibao": "4000", "dibao_multiple": "2"}
+    )
+    # Amounts: at least 1 yuan, to the fen; multiples 0.1 to 10; text as the document says.
     for body in (
         {"amount": "0"},
+        {"amount": 0.5},
         {"amount": "-1"},
         {"amount": "1.005"},
+        {"amount": 1.005},
+        {"amount": "1e4"},
+        {"amount": " 8000"},
+        {"amount": None},
+        {"amount": "10000000000"},
         {"dibao": "4000", "dibao_multiple": "0.05"},
         {"dibao": "4000", "dibao_multiple": "10.5"},
+        {"dibao": "4000", "dibao_multiple": 2.001},
         {"amount": "8000", "extra": 1},
+        {"amount": "8000", "note": "x" * 201},
     ):
-        response = await _put(client, county, COUNTY, body)
-        assert response.status_code == 422, (body, response.text)
+        assert await refused(body), body
     assert (await _put(client, county, COUNTY, {"amount": "8000"}, year=1999)).status_code == 422
     listed = await client.get(URL, headers=county)
     assert listed.json()["items"] == []
+    for body in ({"amount": 1}, {"amount": 8000.5}, {"dibao": 4000, "dibao_multiple": "0.1"}):
+        assert (await _put(client, county, COUNTY, body)).status_code == 200, body
+    assert (await _put(client, county, COUNTY, {"dibao": "1", "dibao_multiple": 10})).json()[
+        "amount"
+    ] == "10.00"
 
 
 async def test_writes_are_audited(client, db, callers):

@@ -10,6 +10,9 @@ from sqlalchemy import select
 
 from app.alerts.settings import AUDIT_ENTITY, effective_rules, settings_entity_id
 from app.alerts.settings_models import AlertRuleSetting, AlertSchedule
+from app.cli import seed_demo
+from app.core.periods import today
+from app.demo.seed import DEMO_TOWNSHIP_TARGETS
 from app.policy.alerts import DEFAULT_RUN_DAY, RULES, AlertRule
 from tests.alerts.settings_fixtures import (
     COUNTY,
@@ -67,11 +70,11 @@ async def test_a_county_sets_thresholds_switches_and_run_day(client, db, callers
         URL,
         json={
             "run_day": 5,
-            "rules": [
-                {"rule": "unstable_employment", "thresholds": {"min_months_employed": 4}},
-                {"rule": "zero_employment_household", "thresholds": {"farming_counts": False}},
-                {"rule": "visit_overdue", "enabled": False},
-            ],
+            "rules": {
+                "unstable_employment": {"thresholds": {"min_months_employed": 4}},
+                "zero_employment_household": {"thresholds": {"farming_counts": False}},
+                "visit_overdue": {"enabled": False},
+            },
         },
         headers=county,
     )
@@ -114,11 +117,11 @@ async def test_a_county_sets_thresholds_switches_and_run_day(client, db, callers
         URL,
         json={
             "run_day": DEFAULT_RUN_DAY,
-            "rules": [
-                {"rule": "unstable_employment", "thresholds": {"min_months_employed": 6}},
-                {"rule": "zero_employment_household", "thresholds": {"farming_counts": None}},
-                {"rule": "visit_overdue", "enabled": True},
-            ],
+            "rules": {
+                "unstable_employment": {"thresholds": {"min_months_employed": 6}},
+                "zero_employment_household": {"thresholds": {"farming_counts": None}},
+                "visit_overdue": {"enabled": True},
+            },
         },
         headers=county,
     )
@@ -135,16 +138,12 @@ async def test_changes_are_audited_with_old_and_new(client, db, callers):
     county = callers["county"]
     first = {
         "run_day": 10,
-        "rules": [{"rule": "income_drop", "thresholds": {"drop_percent": 30}}],
+        "rules": {"income_drop": {"thresholds": {"drop_percent": 30}}},
     }
     assert (await client.put(URL, json=first, headers=county)).status_code == 200
     # The same again writes nothing.
     assert (await client.put(URL, json=first, headers=county)).status_code == 200
-    second = {
-        "rules": [
-            {"rule": "income_drop", "enabled": False, "thresholds": {"drop_percent": 20}},
-        ]
-    }
+    second = {"rules": {"income_drop": {"enabled": False, "thresholds": {"drop_percent": 20}}}}
     assert (await client.put(URL, json=second, headers=county)).status_code == 200
     events = await audit_events(db, AUDIT_ENTITY, settings_entity_id(COUNTY))
     assert [e.changes for e in events] == [
@@ -172,59 +171,56 @@ async def test_every_rule_of_validation(client, db, callers):
         assert response.json()["code"] == "validation_failed"
         return response.json()["errors"]
 
-    [error] = await refused({"rules": [{"rule": "no_such_rule"}]})
-    assert error == {"field": "body.rules.0.rule", "message": "未知的预警规则：no_such_rule"}
-    [error] = await refused({"rules": [{"rule": "income_drop", "thresholds": {"drop_pct": 10}}]})
-    assert error["field"] == "body.rules.0.thresholds.drop_pct"
-    assert "没有阈值" in error["message"]
-    [error] = await refused(
-        {"rules": [{"rule": "unstable_employment", "thresholds": {"min_months_employed": 13}}]}
-    )
-    assert error["message"] == "近12个月最少务工月数应在 1 到 12 之间"
-    [error] = await refused(
-        {"rules": [{"rule": "unstable_employment", "thresholds": {"min_months_employed": 0}}]}
-    )
-    assert "1 到 12" in error["message"]
-    [error] = await refused(
-        {"rules": [{"rule": "unstable_employment", "thresholds": {"min_months_employed": True}}]}
-    )
-    assert error["message"] == "近12个月最少务工月数应为整数"
-    # A switch takes true or false only: not 0 or 1, not a string.
-    for value in (0, 1):
-        [error] = await refused(
-            {
-                "rules": [
-                    {"rule": "zero_employment_household", "thresholds": {"farming_counts": value}}
-                ]
-            }
-        )
-        assert error["message"] == "务农计为就业只能为 true 或 false"
-    assert await refused(
-        {"rules": [{"rule": "zero_employment_household", "thresholds": {"farming_counts": "yes"}}]}
-    )
-    assert await refused({"rules": [{"rule": "income_drop", "thresholds": {"drop_percent": 2.5}}]})
-    # The same rule twice; several errors at once, each named.
-    errors = await refused({"rules": [{"rule": "income_drop"}, {"rule": "income_drop"}]})
-    assert errors == [{"field": "body.rules.1.rule", "message": "预警规则重复：income_drop"}]
-    errors = await refused(
-        {
-            "rules": [
-                {"rule": "nope"},
-                {"rule": "visit_overdue", "thresholds": {"days": 366, "weeks": 2}},
-            ]
+    def rule(name: str, **thresholds: Any) -> dict[str, Any]:
+        return {"rules": {name: {"thresholds": thresholds}}}
+
+    [error] = await refused({"rules": {"no_such_rule": {}}})
+    assert error == {"field": "body.rules.no_such_rule", "message": "不支持此字段"}
+    [error] = await refused(rule("income_drop", drop_pct=10))
+    assert error == {
+        "field": "body.rules.income_drop.thresholds.drop_pct",
+        "message": "不支持此字段",
+    }
+    # A threshold of another rule is unknown here.
+    [error] = await refused(rule("income_drop", days=10))
+    assert error["field"] == "body.rules.income_drop.thresholds.days"
+    # Out of bounds, either side; bounds themselves are accepted (below).
+    [error] = await refused(rule("unstable_employment", min_months_employed=13))
+    assert error == {
+        "field": "body.rules.unstable_employment.thresholds.min_months_employed",
+        "message": "不能大于 12",
+    }
+    [error] = await refused(rule("unstable_employment", min_months_employed=0))
+    assert error["message"] == "不能小于 1"
+    # Numbers are integers: not true, not a fraction, not text.
+    for value in (True, 2.5, "4"):
+        [error] = await refused(rule("unstable_employment", min_months_employed=value))
+        assert error["message"] == "应为整数", value
+    # A switch takes true or false only: not 0 or 1, not text.
+    for value in (0, 1, "true", "yes"):
+        [error] = await refused(rule("zero_employment_household", farming_counts=value))
+        assert error == {
+            "field": "body.rules.zero_employment_household.thresholds.farming_counts",
+            "message": "应为布尔值（true 或 false）",
         }
+    # A rule without thresholds takes none.
+    assert await refused({"rules": {"employment_lost": {"thresholds": {}}}})
+    # Several problems at once, each named.
+    errors = await refused(
+        {"rules": {"nope": {}, "visit_overdue": {"thresholds": {"days": 366, "weeks": 2}}}}
     )
-    assert [e["field"] for e in errors] == [
-        "body.rules.0.rule",
-        "body.rules.1.thresholds.days",
-        "body.rules.1.thresholds.weeks",
+    assert sorted(e["field"] for e in errors) == [
+        "body.rules.nope",
+        "body.rules.visit_overdue.thresholds.days",
+        "body.rules.visit_overdue.thresholds.weeks",
     ]
-    # The run day: 1 to 28; unknown fields.
+    # The run day: 1 to 28; unknown fields anywhere.
     for day in (0, 29):
         [error] = await refused({"run_day": day})
         assert error["field"] == "body.run_day"
     assert await refused({"run_days": 3})
-    assert await refused({"rules": [{"rule": "income_drop", "switch": True}]})
+    assert await refused({"rules": {"income_drop": {"switch": True}}})
+    assert await refused({"rules": [{"rule": "income_drop"}]})
     # Nothing of any of these was stored or audited.
     assert (await db.scalars(select(AlertRuleSetting))).all() == []
     assert await audit_events(db, AUDIT_ENTITY, settings_entity_id(COUNTY)) == []
@@ -233,15 +229,17 @@ async def test_every_rule_of_validation(client, db, callers):
         URL,
         json={
             "run_day": 28,
-            "rules": [
-                {"rule": "unstable_employment", "thresholds": {"min_months_employed": 12}},
-                {"rule": "region_behind_target", "thresholds": {"tolerance_percent": 0}},
-                {"rule": "visit_overdue", "thresholds": {"days": 1}},
-            ],
+            "rules": {
+                "unstable_employment": {"thresholds": {"min_months_employed": 12}},
+                "region_behind_target": {"thresholds": {"tolerance_percent": 0}},
+                "visit_overdue": {"thresholds": {"days": 1}},
+            },
         },
         headers=county,
     )
     assert ok.status_code == 200, ok.text
+    first = await client.put(URL, json={"run_day": 1}, headers=county)
+    assert first.status_code == 200 and first.json()["run_day"] == 1
 
 
 async def test_who_reads_and_sets_which_county(client, callers):
@@ -274,3 +272,26 @@ async def test_who_reads_and_sets_which_county(client, callers):
     assert done.status_code == 200 and done.json()["run_day"] == 3
     assert (await get("other county")).json()["run_day"] == 3
     assert (await get("county")).json()["run_day"] == DEFAULT_RUN_DAY
+
+
+async def test_the_demo_seed_sets_lines_and_targets_once(client, settings):
+    first = await seed_demo(settings, households=20)
+    assert first.alert_settings == 4 + len(DEMO_TOWNSHIP_TARGETS)
+    assert (await seed_demo(settings, households=20)).alert_settings == 0
+    login = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "county", "password": "wengang-county"},
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    year = today().year
+    effective = await client.get(
+        "/api/v1/monitoring-lines/effective",
+        params={"region": "450226100201", "year": year},
+        headers=headers,
+    )
+    assert effective.json()["amount"] == "9600.00"
+    assert effective.json()["source"]["region_code"] == COUNTY
+    targets = await client.get("/api/v1/employment-targets", params={"year": year}, headers=headers)
+    assert {t["region_code"]: t["target"] for t in targets.json()["items"]} == (
+        DEMO_TOWNSHIP_TARGETS
+    )

@@ -194,12 +194,11 @@ async def test_unstable_employment(client, db, settings, callers):
     put = await client.put(
         "/api/v1/alert-rules",
         json={
-            "rules": [
-                {
-                    "rule": "unstable_employment",
-                    "thresholds": {"min_months_employed": 5, "max_employer_changes": 2},
+            "rules": {
+                "unstable_employment": {
+                    "thresholds": {"min_months_employed": 5, "max_employer_changes": 2}
                 }
-            ]
+            }
         },
         headers=county,
     )
