@@ -21,8 +21,7 @@ from app.alerts.settings_errors import MonitoringLineNotFound
 from app.alerts.settings_models import MonitoringLine
 from app.alerts.settings_schemas import (
     EffectiveLineOut,
-    LineAmountIn,
-    LineFormulaIn,
+    MonitoringLineIn,
     MonitoringLineOut,
     MonitoringLinePage,
 )
@@ -140,11 +139,9 @@ async def get_effective(
     return EffectiveLineOut(region_code=region_code, year=year, amount=source.amount, source=source)
 
 
-def _form(body: LineAmountIn | LineFormulaIn) -> dict[str, Any]:
-    if isinstance(body, LineAmountIn):
-        return {"amount": body.amount, "dibao": None, "dibao_multiple": None, "note": body.note}
+def _form(body: MonitoringLineIn) -> dict[str, Any]:
     return {
-        "amount": None,
+        "amount": body.amount,
         "dibao": body.dibao,
         "dibao_multiple": body.dibao_multiple,
         "note": body.note,
@@ -159,7 +156,7 @@ async def put_line(
     principal: Principal,
     region_code: str,
     year: int,
-    body: LineAmountIn | LineFormulaIn,
+    body: MonitoringLineIn,
 ) -> MonitoringLineOut:
     """Sets the region's line for the year, audited; the same line again writes nothing."""
     await region_to_manage(session, principal, region_code)

@@ -200,7 +200,7 @@ async def put_settings(
         if enabled != before.enabled:
             changes[f"{spec.rule}.enabled"] = (before.enabled, enabled)
         for name, value in params.items():
-            if value != before.params[name] or type(value) is not type(before.params[name]):
+            if value != before.params[name]:
                 changes[f"{spec.rule}.{name}"] = (before.params[name], value)
         if enabled == before.enabled and params == before.params:
             continue

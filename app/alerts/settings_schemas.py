@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    Discriminator,
+    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
-    Tag,
     WithJsonSchema,
     create_model,
+    model_validator,
 )
 
 from app.core.bodies import RequestBody
@@ -186,31 +186,42 @@ Multiple = Annotated[
 Note = Annotated[Text, Field(max_length=200)]
 
 
-class LineAmountIn(RequestBody):
-    """A fixed line."""
+def _one_form(schema: dict[str, Any]) -> None:
+    # The fields of the other form are left out (null is refused like any other non-number),
+    # which the document states: no default, and exactly one set of required fields.
+    for field in schema["properties"].values():
+        field.pop("default", None)
+    schema["anyOf"] = [
+        {"required": ["amount"], "properties": {"dibao": False, "dibao_multiple": False}},
+        {"required": ["dibao", "dibao_multiple"], "properties": {"amount": False}},
+    ]
 
-    amount: Yuan = Field(description="Yuan per head per year")
+
+class MonitoringLineIn(RequestBody):
+    """Exactly one form: a fixed `amount`, or `dibao` and `dibao_multiple` (the line is their
+    product); the other form's fields left out."""
+
+    model_config = ConfigDict(json_schema_extra=_one_form)
+
+    amount: Yuan = Field(default=None, description="Yuan per head per year")  # type: ignore[assignment]
+    dibao: Yuan = Field(  # type: ignore[assignment]
+        default=None, description="The local rural 低保 standard, yuan per head per year"
+    )
+    dibao_multiple: Multiple = Field(  # type: ignore[assignment]
+        default=None, description="The line is this many times `dibao`, e.g. 2"
+    )
     note: Note | None = Field(default=None, description="Where it comes from (a document)")
 
-
-class LineFormulaIn(RequestBody):
-    """A multiple of the local rural minimum living allowance (低保)."""
-
-    dibao: Yuan = Field(description="The local rural 低保 standard, yuan per head per year")
-    dibao_multiple: Multiple = Field(description="The line is this many times `dibao`, e.g. 2")
-    note: Note | None = Field(default=None, description="Where it comes from (a document)")
-
-
-def _line_form(value: Any) -> str:
-    formula = isinstance(value, dict) and ("dibao" in value or "dibao_multiple" in value)
-    return "formula" if formula else "amount"
-
-
-MonitoringLineIn = Annotated[
-    Annotated[LineAmountIn, Tag("amount")] | Annotated[LineFormulaIn, Tag("formula")],
-    Discriminator(_line_form),
-]
-"""Exactly one form: `{amount}` or `{dibao, dibao_multiple}` (with an optional `note`)."""
+    @model_validator(mode="after")
+    def _exactly_one_form(self) -> MonitoringLineIn:
+        fixed = self.amount is not None
+        formula = self.dibao is not None and self.dibao_multiple is not None
+        half = (self.dibao is None) != (self.dibao_multiple is None)
+        if fixed == formula or half:
+            raise ValueError(
+                "须且只能给出一种：固定金额 amount，或低保标准 dibao 与倍数 dibao_multiple"
+            )
+        return self
 
 
 class MonitoringLineOut(BaseModel):

@@ -123,13 +123,20 @@ async def test_exactly_one_form(client, db, callers):
         return [(e["field"], e["message"]) for e in response.json()["errors"]]
 
     # Neither form; half a formula; both forms.
-    assert await refused({}) == [("body.amount.amount", "缺少必填字段")]
-    assert await refused({"note": "只有说明"}) == [("body.amount.amount", "缺少必填字段")]
-    assert await refused({"dibao": "4000"}) == [("body.formula.dibao_multiple", "缺少必填字段")]
-    assert await refused({"dibao_multiple": "2"}) == [("body.formula.dibao", "缺少必填字段")]
-    assert ("body.formula.amount", "不支持此字段") in await refused(
-        {"amount": "8000", "dibao": "4000", "dibao_multiple": "2"}
-    )
+    one_form = ("body", "须且只能给出一种：固定金额 amount，或低保标准 dibao 与倍数 dibao_multiple")
+    for body in (
+        {},
+        {"note": "只有说明"},
+        {"dibao": "4000"},
+        {"dibao_multiple": "2"},
+        {"amount": "8000", "dibao": "4000"},
+        {"amount": "8000", "dibao": "4000", "dibao_multiple": "2"},
+    ):
+        assert await refused(body) == [one_form], body
+    # The other form's fields are left out, not null.
+    assert await refused({"amount": None, "dibao": "4000", "dibao_multiple": "2"}) == [
+        ("body.amount", "应为数字")
+    ]
     # Amounts: at least 1 yuan, to the fen; multiples 0.1 to 10; text as the document says.
     for body in (
         {"amount": "0"},
@@ -139,7 +146,6 @@ async def test_exactly_one_form(client, db, callers):
         {"amount": 1.005},
         {"amount": "1e4"},
         {"amount": " 8000"},
-        {"amount": None},
         {"amount": "10000000000"},
         {"dibao": "4000", "dibao_multiple": "0.05"},
         {"dibao": "4000", "dibao_multiple": "10.5"},

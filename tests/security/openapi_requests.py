@@ -49,6 +49,8 @@ def resolve(schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         schema = SCHEMAS[name]
+    if "properties" in schema:  # an object, whose `anyOf` (if any) constrains its fields
+        return schema
     for key in ("anyOf", "oneOf"):
         if key in schema:
             branches = [b for b in schema[key] if b.get("type") != "null"]
