@@ -192,8 +192,11 @@ def _one_form(schema: dict[str, Any]) -> None:
     for field in schema["properties"].values():
         field.pop("default", None)
     schema["anyOf"] = [
-        {"required": ["amount"], "properties": {"dibao": False, "dibao_multiple": False}},
-        {"required": ["dibao", "dibao_multiple"], "properties": {"amount": False}},
+        {
+            "required": ["amount"],
+            "not": {"anyOf": [{"required": ["dibao"]}, {"required": ["dibao_multiple"]}]},
+        },
+        {"required": ["dibao", "dibao_multiple"], "not": {"required": ["amount"]}},
     ]
 
 
