@@ -53,14 +53,28 @@ AWAY = _quoted([WorkRegion.out_of_province, WorkRegion.in_province])
 LABOURERS = _quoted(LABOUR_FORCE)
 WATCHED_HOUSEHOLDS = _quoted([HouseholdCategory.lifted, HouseholdCategory.monitored])
 
-# Households under the caller's ranges (scope ∩ region), each range an index range scan.
+# Households under the caller's ranges (scope ∩ region). The ranges are written out as bound
+# parameters (`_in_ranges`) rather than joined from an array, so the planner estimates from the
+# column's statistics how many households a county holds, and joins them by hash.
 _HOUSEHOLDS = """
 h AS (
     SELECT h.id, h.village_code, h.household_no, h.category, h.risk_eliminated
-    FROM unnest(CAST(:lows AS varchar[]), CAST(:highs AS varchar[])) AS r (low, high)
-    JOIN household h ON h.village_code BETWEEN r.low AND r.high
-    {where}
+    FROM household h
+    WHERE {ranges} {where}
 )"""
+
+
+def _in_ranges(lows: list[str], highs: list[str], params: dict[str, Any]) -> str:
+    if not lows:
+        return "false"
+    for i, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        params[f"low{i}"], params[f"high{i}"] = low, high
+    return (
+        "("
+        + " OR ".join(f"h.village_code BETWEEN :low{i} AND :high{i}" for i in range(len(lows)))
+        + ")"
+    )
+
 
 _MEMBERS = """
 m AS (
@@ -126,7 +140,9 @@ UNSTABLE_EMPLOYMENT = f"""
 ), changes AS (
     SELECT member_id, count(*) FILTER (WHERE employer <> previous) AS employer_changes
     FROM named GROUP BY member_id
-), judged AS (
+), judged AS MATERIALIZED (
+    -- Computed whole, then ordered and cut: the page's LIMIT must not steer the plan of
+    -- the months' aggregation towards row-by-row joins.
     SELECT m.*, w.working_months, coalesce(c.employer_changes, 0) AS employer_changes,
            coalesce(o.min_months, :default_min) AS min_months,
            coalesce(o.max_changes, :default_max) AS max_changes
@@ -150,45 +166,50 @@ WHERE m.working_months < m.min_months OR m.employer_changes >= m.max_changes
 # `member_employment.income` (none: 0) × 12 ÷ its members in the registry. Households with no
 # labour force stay monitored and are never listed.
 RISK_CLEARABLE = f"""
-, people AS (
-    SELECT m.household_id, count(*) AS members,
+WITH villages AS (
+    SELECT DISTINCT h.village_code FROM household h WHERE {{ranges}}
+), lines AS (
+    -- The window spans at most two years: each village's line of either.
+    SELECT v.village_code,
+           {nearest_line_sql("v.village_code", "CAST(:first_year AS int)")} AS first_line,
+           {nearest_line_sql("v.village_code", "CAST(:last_year AS int)")} AS last_line
+    FROM villages v
+), h AS MATERIALIZED (
+    SELECT h.id, h.village_code, h.household_no, l.first_line, l.last_line,
+           count(*) AS members,
            count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) AS labourers,
            min(m.name) FILTER (WHERE m.relation = '户主') AS head
-    FROM h JOIN member m ON m.household_id = h.id AND m.deleted_at IS NULL
-    GROUP BY m.household_id
-), monthly AS (
-    SELECT m.household_id, e.period, sum(coalesce(e.income, 0)) AS income,
-           count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) AS recorded
+    FROM household h
+    JOIN lines l ON l.village_code = h.village_code
+    JOIN member m ON m.household_id = h.id AND m.deleted_at IS NULL
+    WHERE {{ranges}} AND h.category IN ({WATCHED_HOUSEHOLDS}) AND NOT h.risk_eliminated {{after}}
+    GROUP BY h.id, h.village_code, h.household_no, l.first_line, l.last_line
+    HAVING count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) > 0
+), recorded AS MATERIALIZED (
+    -- The household's months in the window that one of its labourers has.
+    SELECT m.household_id, e.period, sum(coalesce(e.income, 0)) AS income
     FROM h
     JOIN member m ON m.household_id = h.id AND m.deleted_at IS NULL
     JOIN member_employment e ON e.member_id = m.id AND e.period BETWEEN :first AND :period
     GROUP BY m.household_id, e.period
-), lines AS (
-    SELECT v.village_code, v.year, {nearest_line_sql("v.village_code", "v.year")} AS line
-    FROM (SELECT DISTINCT h.village_code, y.year FROM h,
-          unnest(CAST(:years AS int[])) AS y (year)) AS v
-), judged AS (
-    SELECT h.id, mo.period, l.line, mo.recorded, mo.income * 12 / p.members AS per_head
-    FROM h
-    JOIN people p ON p.household_id = h.id AND p.labourers > 0
-    JOIN monthly mo ON mo.household_id = h.id
-    LEFT JOIN lines l ON l.village_code = h.village_code
-         AND l.year = CAST(left(mo.period, 4) AS int)
-), clearable AS (
-    SELECT id, min(per_head) AS lowest, max(line) FILTER (WHERE period = :period) AS line
-    FROM judged
-    WHERE recorded > 0 AND line IS NOT NULL AND per_head >= line
-    GROUP BY id
+    HAVING count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) > 0
+), clearable AS MATERIALIZED (
+    SELECT h.id, h.village_code, h.household_no, h.head, h.members, h.labourers, h.last_line,
+           min(r.income * 12 / h.members) AS lowest
+    FROM h JOIN recorded r ON r.household_id = h.id
+    WHERE r.income * 12 / h.members >= CASE WHEN left(r.period, 4) = :last_year_text
+                                            THEN h.last_line ELSE h.first_line END
+    GROUP BY h.id, h.village_code, h.household_no, h.head, h.members, h.labourers, h.last_line
     HAVING count(*) = :months
 )
-SELECT NULL::uuid AS member_id, h.id AS household_id, p.head AS name, NULL AS member_no,
-       h.village_code, h.household_no, jsonb_build_object(
+SELECT NULL::uuid AS member_id, c.id AS household_id, c.head AS name, NULL AS member_no,
+       c.village_code, c.household_no, jsonb_build_object(
     'months', CAST(:months AS int), 'first_period', CAST(:first AS text),
-    'last_period', CAST(:period AS text), 'members', p.members, 'labourers', p.labourers,
+    'last_period', CAST(:period AS text), 'members', c.members, 'labourers', c.labourers,
     'lowest_income_per_head', CAST(round(c.lowest, 2) AS text),
-    'line', CAST(c.line AS text)) AS figures
-FROM h JOIN clearable c ON c.id = h.id JOIN people p ON p.household_id = h.id
-ORDER BY h.village_code, h.household_no LIMIT :fetch"""  # noqa: S608
+    'line', CAST(c.last_line AS text)) AS figures
+FROM clearable c
+ORDER BY c.village_code, c.household_no LIMIT :fetch"""  # noqa: S608
 
 
 def _ranges(principal: Principal, region_code: str | None) -> tuple[list[str], list[str]]:
@@ -230,28 +251,29 @@ async def watch_list(
     lows, highs = _ranges(principal, region_code)
     households = name in HOUSEHOLD_LISTS
     after = _after(page, 2 if households else 3)
-    params: dict[str, Any] = {"lows": lows, "highs": highs, "fetch": page.limit + 1}
+    params: dict[str, Any] = {"fetch": page.limit + 1}
+    ranges = _in_ranges(lows, highs, params)
     params["period"] = period
     if after is not None:
         params.update({f"k{i}": value for i, value in enumerate(after)})
 
     if households:
-        where = f"WHERE h.category IN ({WATCHED_HOUSEHOLDS}) AND NOT h.risk_eliminated"
-        if after:
-            where += " AND (h.village_code, h.household_no) > (:k0, :k1)"
+        after_sql = "AND (h.village_code, h.household_no) > (:k0, :k1)" if after else ""
         first = shift_period(period, 1 - RISK_CLEARABLE_MONTHS)
         params.update(
             first=first,
             months=RISK_CLEARABLE_MONTHS,
-            years=sorted({int(first[:4]), int(period[:4])}),
+            first_year=int(first[:4]),
+            last_year=int(period[:4]),
+            last_year_text=period[:4],
         )
-        statement = "WITH " + _HOUSEHOLDS.format(where=where) + RISK_CLEARABLE
+        statement = RISK_CLEARABLE.format(ranges=ranges, after=after_sql)
     else:
         keyset = "(h.village_code, h.household_no, m.member_no) > (:k0, :k1, :k2)"
         body = await _member_body(session, name, period, region_code, params)
         statement = (
             "WITH "
-            + _HOUSEHOLDS.format(where="")
+            + _HOUSEHOLDS.format(ranges=ranges, where="")
             + ","
             + _MEMBERS.format(after=keyset if after else "true")
             + body
