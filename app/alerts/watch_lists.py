@@ -58,9 +58,7 @@ WATCHED_HOUSEHOLDS = _quoted([HouseholdCategory.lifted, HouseholdCategory.monito
 # column's statistics how many households a county holds, and joins them by hash.
 _HOUSEHOLDS = """
 h AS (
-    SELECT h.id, h.village_code, h.household_no, h.category, h.risk_eliminated
-    FROM household h
-    WHERE {ranges} {where}
+    SELECT h.id, h.village_code, h.household_no FROM household h WHERE {ranges}
 )"""
 
 
@@ -244,6 +242,7 @@ async def watch_list(
     region_code: str | None,
     page: PageRequest,
 ) -> WatchListPage:
+    """One page of the list for `period` in the caller's scope (within `region_code`)."""
     if region_code is not None:
         known = await session.get(Region, region_code)
         if known is None or not can_read(principal, region_code):
@@ -273,7 +272,7 @@ async def watch_list(
         body = await _member_body(session, name, period, region_code, params)
         statement = (
             "WITH "
-            + _HOUSEHOLDS.format(ranges=ranges, where="")
+            + _HOUSEHOLDS.format(ranges=ranges)
             + ","
             + _MEMBERS.format(after=keyset if after else "true")
             + body
