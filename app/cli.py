@@ -172,7 +172,13 @@ async def seed_demo(
     from app.core.db import Database
     from app.demo.catalogue import seed_demo_catalogue
     from app.demo.population import DEFAULT_HOUSEHOLDS, DEFAULT_SEED
-    from app.demo.seed import DemoSeeded, seed_accounts, seed_demo_population, seed_regions
+    from app.demo.seed import (
+        DemoSeeded,
+        seed_accounts,
+        seed_alert_settings,
+        seed_demo_population,
+        seed_regions,
+    )
 
     database = Database(settings)
     try:
@@ -189,7 +195,9 @@ async def seed_demo(
             )
         async with database.engine.begin() as connection:
             jobs, trainings = await seed_demo_catalogue(connection)
-        return DemoSeeded(accounts, population, jobs, trainings)
+        async with database.engine.begin() as connection:
+            alert_settings = await seed_alert_settings(connection)
+        return DemoSeeded(accounts, population, jobs, trainings, alert_settings)
     finally:
         await database.dispose()
 
@@ -213,6 +221,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
             f"{report.employment:,} employment rows, {report.intents:,} intents"
         )
     print(f"catalogue: {seeded.jobs} new demo jobs, {seeded.trainings} new demo trainings")
+    print(f"alert settings: {seeded.alert_settings} new monitoring lines and targets")
 
 
 def openapi_document() -> str:

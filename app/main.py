@@ -10,6 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.alerts.router import router as alerts_router
+from app.alerts.settings_router import router as alert_settings_router
+from app.alerts.watch_lists_router import router as watch_lists_router
 from app.audit.router import router as audit_router
 from app.auth.callers import AccountReader
 from app.auth.router import router as auth_router
@@ -109,6 +111,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "name": "help-requests",
                 "description": "Villagers ask for help (求助); deadlines; what waits for staff",
             },
+            {
+                "name": "alerts",
+                "description": "Monthly job-status alerts (月预警): episodes, runs, lifecycle",
+            },
+            {
+                "name": "alert-settings",
+                "description": "What counties set for alerts: rule thresholds, the run day, "
+                "monitoring income lines (监测收入线) and employment targets (务工目标)",
+            },
+            {
+                "name": "watch-lists",
+                "description": "The monthly watch lists (返乡回流, 有意愿外出, 就业不稳定), the "
+                "无就业意愿 ledger, and households whose risk may be cleared",
+            },
             {"name": "audit", "description": "Who changed or revealed what"},
             {"name": "health", "description": "Liveness, readiness and metrics"},
         ],
@@ -142,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed_checks_router,
         help_requests_router,
         alerts_router,
+        alert_settings_router,
+        watch_lists_router,
         notifications_router,
         audit_router,
         health_router,

@@ -17,6 +17,8 @@ from app.core.config import PROJECT_ROOT
 FASTAPI_FACING = frozenset(
     {
         "app.main",
+        "app.alerts.settings_router",  # the alert settings' routes, beside the alerts' router.py
+        "app.alerts.watch_lists_router",  # the watch lists' routes
         "app.core.auth",  # the caller dependency
         "app.core.body_limit",  # a middleware
         "app.core.deps",  # the session and page dependencies

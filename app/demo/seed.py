@@ -7,13 +7,17 @@ empty registry, so a database that has real (or earlier demo) households is left
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.alerts.settings_models import EmploymentTarget, MonitoringLine
 from app.auth.models import AccountKind, Role, UserAccount
 from app.auth.service import create_user
 from app.core.config import Settings
+from app.core.periods import today
 from app.demo.population import (
     DEFAULT_HOUSEHOLDS,
     DEFAULT_SEED,
@@ -90,6 +94,7 @@ class DemoSeeded:
     population: PopulationReport | None  # None: the registry already had households
     jobs: int = 0  # demo job openings added by this run
     trainings: int = 0  # demo trainings added by this run
+    alert_settings: int = 0  # monitoring lines and employment targets added by this run
 
 
 async def seed_regions(connection: AsyncConnection) -> ImportReport:
@@ -138,3 +143,52 @@ async def seed_demo_population(
     if await connection.scalar(text("SELECT EXISTS (SELECT 1 FROM household)")):
         return None
     return await seed_population(connection, settings, households=households, seed=seed)
+
+
+DEMO_PROVINCE = "450000000000"
+# Labourers working the demo townships aim at this year (古宜镇, 斗江镇, 丹洲镇).
+DEMO_TOWNSHIP_TARGETS = {"450226100000": 320, "450226101000": 300, "450226102000": 280}
+
+
+async def seed_alert_settings(connection: AsyncConnection) -> int:
+    """Monitoring lines for this year and last (Guangxi's a fixed amount, the county's twice
+    its 低保, which takes precedence) and this year's township targets: each only where that
+    region and year has none, so edits made since are kept. Answers the rows added."""
+    year = today().year
+    lines = [
+        {
+            "region_code": DEMO_PROVINCE,
+            "year": y,
+            "amount": Decimal("8700"),
+            "note": "广西壮族自治区防返贫监测收入标准（演示）",
+        }
+        for y in (year - 1, year)
+    ] + [
+        {
+            "region_code": DEMO_COUNTY,
+            "year": y,
+            "dibao": Decimal("4800"),
+            "dibao_multiple": Decimal("2"),
+            "note": "三江县：农村低保标准的2倍（演示）",
+        }
+        for y in (year - 1, year)
+    ]
+    added = await connection.execute(
+        insert(MonitoringLine)
+        .values([{"amount": None, "dibao": None, "dibao_multiple": None, **line} for line in lines])
+        .on_conflict_do_nothing()
+        .returning(MonitoringLine.region_code)
+    )
+    count = len(added.all())
+    added = await connection.execute(
+        insert(EmploymentTarget)
+        .values(
+            [
+                {"region_code": code, "year": year, "target": target}
+                for code, target in DEMO_TOWNSHIP_TARGETS.items()
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(EmploymentTarget.region_code)
+    )
+    return count + len(added.all())

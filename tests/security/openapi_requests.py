@@ -49,6 +49,8 @@ def resolve(schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         schema = SCHEMAS[name]
+    if "properties" in schema:  # an object, whose `anyOf` (if any) constrains its fields
+        return schema
     for key in ("anyOf", "oneOf"):
         if key in schema:
             branches = [b for b in schema[key] if b.get("type") != "null"]
@@ -175,6 +177,8 @@ def _by_name(world: World, name: str, where: str) -> Any:
         "reason": "本人要求",
         "if-match": '"1"',
         "status": "未务工" if where == "body" else None,  # EmploymentIn: needs nothing else
+        # The year of the world's monitoring line and employment target (`build_world`).
+        "year": int(world.period[:4]),
     }
     value = values.get(name)
     return str(value) if isinstance(value, uuid.UUID) else value
@@ -234,6 +238,10 @@ class Request:
     json: Any = None
 
 
+# Bodies the least each schema accepts does not make valid: one of two forms is required.
+BODIES: dict[str, dict[str, Any]] = {"alert-settings-put-line": {"amount": "8000"}}
+
+
 def request_for(operation: Operation, world: World) -> Request:
     """The operation aimed at the world's objects; `CannotFill` names what it could not fill.
     Optional parameters are sent only when they identify something, or are headers."""
@@ -253,7 +261,7 @@ def request_for(operation: Operation, world: World) -> Request:
     schema = body_schema(operation)
     body = None
     if schema is not None:
-        body = example(world, "", schema, "body")
+        body = dict(BODIES.get(operation.id, {})) or example(world, "", schema, "body")
         for name, prop in schema.get("properties", {}).items():
             if identifies(name, prop) and name not in body:
                 body[name] = example(world, name, prop, "body")

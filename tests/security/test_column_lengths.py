@@ -16,6 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import ARRAY, String, Table
 
+from app.alerts.settings_models import (
+    AlertRuleSetting,
+    AlertSchedule,
+    EmploymentTarget,
+    MonitoringLine,
+)
+from app.alerts.settings_schemas import RULE_SCHEMAS
 from app.audit.models import AuditEvent
 from app.cli import openapi_document
 from app.feed.checks_models import DataCheckExemption
@@ -55,6 +62,11 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     "ResolutionIn": (FeedConflict, AuditEvent),
     "FeedSettingIn": (FeedSetting,),
     "RegistrySettingIn": (RegistrySetting,),
+    "AlertSettingsIn": (AlertSchedule,),
+    # One schema per rule and its thresholds, each kept in the county's row for the rule.
+    **dict.fromkeys(RULE_SCHEMAS, (AlertRuleSetting,)),
+    "MonitoringLineIn": (MonitoringLine,),
+    "EmploymentTargetIn": (EmploymentTarget,),
     "HelpRequestIn": (HelpRequest,),
     # Its fields are `contact_method` and `contact_note` (200 characters) of the request.
     "ContactIn": (),

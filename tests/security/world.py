@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts.settings_models import EmploymentTarget, MonitoringLine
 from app.audit import service as audit
 from app.auth.models import Role, UserAccount
 from app.core.caller import Principal
@@ -288,6 +290,15 @@ async def build_world(
         )
         .returning(HelpRequest.id)
     )  # fmt: skip
+    # The village's monitoring line and employment target of the year (alert settings).
+    await db.execute(
+        insert(MonitoringLine).values(
+            region_code=VICTIM_VILLAGE, year=int(period[:4]), amount=Decimal("8000")
+        )
+    )
+    await db.execute(
+        insert(EmploymentTarget).values(region_code=VICTIM_VILLAGE, year=int(period[:4]), target=50)
+    )
     await db.commit()
 
     async def villager(member_id: uuid.UUID) -> UserAccount:

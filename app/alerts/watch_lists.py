@@ -1,0 +1,318 @@
+"""The monthly watch lists (`DOMAIN.md`, monthly cycle: 月更新、月调度、月预警), read straight from
+the registry and `member_employment` with one set-based statement per page, scoped to the
+caller's villages or region. What puts someone on each list is written beside its SQL below and
+in docs/alert_settings.md.
+
+Members deleted from the registry are on no list and count in no household. A list is ordered
+by village, household number and member number, and paged on that key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alerts.lines import nearest_line_sql
+from app.alerts.settings import rule_in_counties
+from app.alerts.settings_scope import can_read
+from app.alerts.watch_lists_schemas import HOUSEHOLD_LISTS, WatchList, WatchListItem, WatchListPage
+from app.core.caller import Principal
+from app.core.pagination import InvalidCursor, PageRequest, encode_cursor
+from app.core.periods import shift_period
+from app.core.scope import code_range
+from app.policy.alerts import RISK_CLEARABLE_MONTHS, AlertRule
+from app.policy.values import (
+    LABOUR_FORCE,
+    EmploymentStatus,
+    HouseholdCategory,
+    Intent,
+    WorkRegion,
+)
+from app.regions.errors import RegionNotFound
+from app.regions.models import Region
+
+TITLES = {
+    WatchList.returned_home: "返乡回流",
+    WatchList.willing_to_go_out: "有意愿外出",
+    WatchList.unstable_employment: "就业不稳定",
+    WatchList.no_intent_ledger: "无就业意愿台账",
+    WatchList.risk_clearable: "可标注风险消除",
+}
+
+
+def _quoted(values: Any) -> str:
+    return ", ".join(f"'{value}'" for value in sorted(str(v) for v in values))
+
+
+WORKING = f"'{EmploymentStatus.working}'"
+NOT_WORKING = f"'{EmploymentStatus.not_working}'"
+AWAY = _quoted([WorkRegion.out_of_province, WorkRegion.in_province])
+LABOURERS = _quoted(LABOUR_FORCE)
+WATCHED_HOUSEHOLDS = _quoted([HouseholdCategory.lifted, HouseholdCategory.monitored])
+
+# Households under the caller's ranges (scope ∩ region). The ranges are written out as bound
+# parameters (`_in_ranges`) rather than joined from an array, so the planner estimates from the
+# column's statistics how many households a county holds, and joins them by hash.
+_HOUSEHOLDS = """
+h AS (
+    SELECT h.id, h.village_code, h.household_no FROM household h WHERE {ranges}
+)"""
+
+
+def _in_ranges(lows: list[str], highs: list[str], params: dict[str, Any]) -> str:
+    if not lows:
+        return "false"
+    for i, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        params[f"low{i}"], params[f"high{i}"] = low, high
+    return (
+        "("
+        + " OR ".join(f"h.village_code BETWEEN :low{i} AND :high{i}" for i in range(len(lows)))
+        + ")"
+    )
+
+
+_MEMBERS = """
+m AS (
+    SELECT m.id AS member_id, h.id AS household_id, m.name, m.member_no, h.village_code,
+           h.household_no
+    FROM h JOIN member m ON m.household_id = h.id AND m.deleted_at IS NULL
+    WHERE {after}
+)"""
+
+_MEMBER_ITEM = "m.member_id, m.household_id, m.name, m.member_no, m.village_code, m.household_no"
+_MEMBER_ORDER = "ORDER BY m.village_code, m.household_no, m.member_no LIMIT :fetch"
+
+# 返乡回流: recorded this month as not working, and last month working away from the county
+# (省外 or 省内县外).
+RETURNED_HOME = f"""
+SELECT {_MEMBER_ITEM}, jsonb_build_object(
+    'previous_period', p.period, 'previous_work_region', p.work_region,
+    'previous_channel', p.channel, 'previous_employer', p.employer) AS figures
+FROM m
+JOIN member_employment c ON c.member_id = m.member_id AND c.period = :period
+     AND c.status = {NOT_WORKING}
+JOIN member_employment p ON p.member_id = m.member_id AND p.period = :previous
+     AND p.status = {WORKING} AND p.work_region IN ({AWAY})
+{_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
+
+# 有意愿外出: the current intent is 外出 (intent keeps no monthly history: the list is today's,
+# whatever the period). This month's status is shown beside it.
+WILLING_TO_GO_OUT = f"""
+SELECT {_MEMBER_ITEM}, jsonb_build_object(
+    'intent_observed_at', i.observed_at, 'intent_source', i.source,
+    'wanted_job_types', to_jsonb(i.wanted_job_types), 'training_needs', to_jsonb(i.training_needs),
+    'status', c.status, 'work_region', c.work_region) AS figures
+FROM m
+JOIN member_intent i ON i.member_id = m.member_id AND i.intent = '{Intent.go_out}'
+LEFT JOIN member_employment c ON c.member_id = m.member_id AND c.period = :period
+{_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
+
+# 无就业意愿台账: the current intent is 无意愿, with its reason, when and by whom recorded.
+NO_INTENT_LEDGER = f"""
+SELECT {_MEMBER_ITEM}, jsonb_build_object(
+    'reason', i.reason, 'observed_at', i.observed_at, 'source', i.source) AS figures
+FROM m
+JOIN member_intent i ON i.member_id = m.member_id AND i.intent = '{Intent.none}'
+{_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
+
+# 就业不稳定: in the 12 months ending with the period, at least one and fewer than the county's
+# `min_months_employed` months working, or at least `max_employer_changes` changes of employer
+# (a working month naming another employer than the last working month that named one).
+UNSTABLE_EMPLOYMENT = f"""
+, own (county_code, min_months, max_changes) AS (
+    SELECT * FROM unnest(CAST(:counties AS varchar[]), CAST(:mins AS int[]),
+                         CAST(:maxes AS int[]))
+), worked AS (
+    SELECT e.member_id, e.period, nullif(btrim(e.employer), '') AS employer
+    FROM m JOIN member_employment e ON e.member_id = m.member_id
+    WHERE e.period BETWEEN :first AND :period AND e.status = {WORKING}
+), named AS (
+    SELECT member_id, employer,
+           lag(employer) OVER (PARTITION BY member_id ORDER BY period) AS previous
+    FROM worked WHERE employer IS NOT NULL
+), months AS (
+    SELECT member_id, count(*) AS working_months FROM worked GROUP BY member_id
+), changes AS (
+    SELECT member_id, count(*) FILTER (WHERE employer <> previous) AS employer_changes
+    FROM named GROUP BY member_id
+), judged AS MATERIALIZED (
+    -- Computed whole, then ordered and cut: the page's LIMIT must not steer the plan of
+    -- the months' aggregation towards row-by-row joins.
+    SELECT m.*, w.working_months, coalesce(c.employer_changes, 0) AS employer_changes,
+           coalesce(o.min_months, :default_min) AS min_months,
+           coalesce(o.max_changes, :default_max) AS max_changes
+    FROM m
+    JOIN months w ON w.member_id = m.member_id
+    LEFT JOIN changes c ON c.member_id = m.member_id
+    LEFT JOIN own o ON o.county_code = rpad(left(m.village_code, 6), 12, '0')
+)
+SELECT {_MEMBER_ITEM}, jsonb_build_object(
+    'working_months', m.working_months, 'employer_changes', m.employer_changes,
+    'min_months_employed', m.min_months, 'max_employer_changes', m.max_changes,
+    'first_period', CAST(:first AS text), 'last_period', CAST(:period AS text)) AS figures
+FROM judged m
+WHERE m.working_months < m.min_months OR m.employer_changes >= m.max_changes
+{_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
+
+# 可标注风险消除: a 脱贫 or 监测 household not yet marked risk-eliminated, with labour force,
+# whose wage income per head, annualised, reached the monitoring line of the month's year in
+# each of the RISK_CLEARABLE_MONTHS months ending with the period, every one of them recorded
+# (at least one of its labourers has the month). A month's figure: the sum of its members'
+# `member_employment.income` (none: 0) × 12 ÷ its members in the registry. Households with no
+# labour force stay monitored and are never listed.
+RISK_CLEARABLE = f"""
+WITH villages AS (
+    SELECT DISTINCT h.village_code FROM household h WHERE {{ranges}}
+), lines AS (
+    -- The window spans at most two years: each village's line of either.
+    SELECT v.village_code,
+           {nearest_line_sql("v.village_code", "CAST(:first_year AS int)")} AS first_line,
+           {nearest_line_sql("v.village_code", "CAST(:last_year AS int)")} AS last_line
+    FROM villages v
+), h AS MATERIALIZED (
+    SELECT h.id, h.village_code, h.household_no, l.first_line, l.last_line,
+           count(*) AS members,
+           count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) AS labourers,
+           min(m.name) FILTER (WHERE m.relation = '户主') AS head
+    FROM household h
+    JOIN lines l ON l.village_code = h.village_code
+    JOIN member m ON m.household_id = h.id AND m.deleted_at IS NULL
+    WHERE {{ranges}} AND h.category IN ({WATCHED_HOUSEHOLDS}) AND NOT h.risk_eliminated {{after}}
+    GROUP BY h.id, h.village_code, h.household_no, l.first_line, l.last_line
+    HAVING count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) > 0
+), recorded AS MATERIALIZED (
+    -- The household's months in the window that one of its labourers has.
+    SELECT m.household_id, e.period, sum(coalesce(e.income, 0)) AS income
+    FROM h
+    JOIN member m ON m.household_id = h.id AND m.deleted_at IS NULL
+    JOIN member_employment e ON e.member_id = m.id AND e.period BETWEEN :first AND :period
+    GROUP BY m.household_id, e.period
+    HAVING count(*) FILTER (WHERE m.labour_type IN ({LABOURERS})) > 0
+), clearable AS MATERIALIZED (
+    SELECT h.id, h.village_code, h.household_no, h.head, h.members, h.labourers, h.last_line,
+           min(r.income * 12 / h.members) AS lowest
+    FROM h JOIN recorded r ON r.household_id = h.id
+    WHERE r.income * 12 / h.members >= CASE WHEN left(r.period, 4) = :last_year_text
+                                            THEN h.last_line ELSE h.first_line END
+    GROUP BY h.id, h.village_code, h.household_no, h.head, h.members, h.labourers, h.last_line
+    HAVING count(*) = :months
+)
+SELECT NULL::uuid AS member_id, c.id AS household_id, c.head AS name, NULL AS member_no,
+       c.village_code, c.household_no, jsonb_build_object(
+    'months', CAST(:months AS int), 'first_period', CAST(:first AS text),
+    'last_period', CAST(:period AS text), 'members', c.members, 'labourers', c.labourers,
+    'lowest_income_per_head', CAST(round(c.lowest, 2) AS text),
+    'line', CAST(c.last_line AS text)) AS figures
+FROM clearable c
+ORDER BY c.village_code, c.household_no LIMIT :fetch"""  # noqa: S608
+
+
+def _ranges(principal: Principal, region_code: str | None) -> tuple[list[str], list[str]]:
+    """The caller's scope within `region_code`, as disjoint code ranges (codes nest by
+    prefix, so two ranges are disjoint or one holds the other)."""
+    lows, highs = principal.scope.code_ranges()
+    pairs = list(zip(lows, highs, strict=True))
+    if region_code is not None:
+        low, high = code_range(region_code)
+        pairs = [(max(a, low), min(b, high)) for a, b in pairs if max(a, low) <= min(b, high)]
+    kept: list[tuple[str, str]] = []
+    for low, high in sorted(pairs, key=lambda p: (p[0], -int(p[1]))):
+        if not kept or high > kept[-1][1]:
+            kept.append((low, high))
+    return [low for low, _ in kept], [high for _, high in kept]
+
+
+def _after(page: PageRequest, size: int) -> list[str] | None:
+    if not page.after:
+        return None
+    if len(page.after) != size or not all(isinstance(v, str) for v in page.after):
+        raise InvalidCursor("游标无法解析，请从第一页重新开始")
+    return [str(v) for v in page.after]
+
+
+async def watch_list(
+    session: AsyncSession,
+    principal: Principal,
+    name: WatchList,
+    *,
+    period: str,
+    region_code: str | None,
+    page: PageRequest,
+) -> WatchListPage:
+    """One page of the list for `period` in the caller's scope (within `region_code`)."""
+    if region_code is not None:
+        known = await session.get(Region, region_code)
+        if known is None or not can_read(principal, region_code):
+            raise RegionNotFound()
+    lows, highs = _ranges(principal, region_code)
+    households = name in HOUSEHOLD_LISTS
+    after = _after(page, 2 if households else 3)
+    params: dict[str, Any] = {"fetch": page.limit + 1}
+    ranges = _in_ranges(lows, highs, params)
+    params["period"] = period
+    if after is not None:
+        params.update({f"k{i}": value for i, value in enumerate(after)})
+
+    if households:
+        after_sql = "AND (h.village_code, h.household_no) > (:k0, :k1)" if after else ""
+        first = shift_period(period, 1 - RISK_CLEARABLE_MONTHS)
+        params.update(
+            first=first,
+            months=RISK_CLEARABLE_MONTHS,
+            first_year=int(first[:4]),
+            last_year=int(period[:4]),
+            last_year_text=period[:4],
+        )
+        statement = RISK_CLEARABLE.format(ranges=ranges, after=after_sql)
+    else:
+        keyset = "(h.village_code, h.household_no, m.member_no) > (:k0, :k1, :k2)"
+        body = await _member_body(session, name, period, region_code, params)
+        statement = (
+            "WITH "
+            + _HOUSEHOLDS.format(ranges=ranges)
+            + ","
+            + _MEMBERS.format(after=keyset if after else "true")
+            + body
+        )
+    query = text(statement).columns(figures=JSONB)
+    rows = (await session.execute(query, params)).mappings().all()
+    items = [WatchListItem.model_validate(dict(row)) for row in rows[: page.limit]]
+    cursor = None
+    if len(rows) > page.limit:
+        last = items[-1]
+        key = [last.village_code, last.household_no]
+        cursor = encode_cursor(key if households else [*key, last.member_no])
+    return WatchListPage(
+        items=items, next_cursor=cursor, list=name, title=TITLES[name], period=period
+    )
+
+
+async def _member_body(
+    session: AsyncSession,
+    name: WatchList,
+    period: str,
+    region_code: str | None,
+    params: dict[str, Any],
+) -> str:
+    if name is WatchList.returned_home:
+        params["previous"] = shift_period(period, -1)
+        return RETURNED_HOME
+    if name is WatchList.willing_to_go_out:
+        return WILLING_TO_GO_OUT
+    if name is WatchList.no_intent_ledger:
+        return NO_INTENT_LEDGER
+    assert name is WatchList.unstable_employment
+    # Each county on its own thresholds: the few that set them joined, the defaults elsewhere.
+    defaults, own = await rule_in_counties(session, AlertRule.unstable_employment, region_code)
+    params.update(
+        first=shift_period(period, -11),
+        counties=list(own),
+        mins=[int(s.params["min_months_employed"]) for s in own.values()],
+        maxes=[int(s.params["max_employer_changes"]) for s in own.values()],
+        default_min=int(defaults.params["min_months_employed"]),
+        default_max=int(defaults.params["max_employer_changes"]),
+    )
+    return UNSTABLE_EMPLOYMENT
