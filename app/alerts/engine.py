@@ -1,0 +1,543 @@
+"""The monthly alert rules, evaluated set-based over the population of a region for one period
+(`docs/alert_rules.md` states each rule; `app.policy.alerts` names them and their thresholds).
+
+A run, in the caller's transaction:
+
+1. stages each county's thresholds, each village's monitoring line and each region's target
+   (`app.alerts.staging`);
+2. reads every member of the registry under the region once, with its household and its
+   one-row employment history (`app.alerts.history`), into `alert_member`: the facts of the
+   period each rule needs (this month, last month, the last 12 months, consecutive months,
+   year-to-date income), O(1) per member;
+3. evaluates the member rules in one pass over those facts (each rule a named predicate and
+   the evidence it records), then the household rules over the facts grouped by household
+   and over the households themselves, then the regional rules over the facts grouped by
+   village and township.
+
+It answers in two temporary tables (dropped at commit): `alert_hit`, one row per rule and
+subject that fires, with its evidence, and `alert_evaluated`, every (county, rule) pair
+evaluated (the rule enabled in the county). Nothing else is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
+from app.alerts.staging import stage, switch_column, threshold_column
+from app.core.db import session_driver_connection
+from app.core.periods import shift_period
+from app.core.scope import code_range
+from app.policy.alerts import AlertRule, period_cutoff
+from app.policy.help_requests import TRAINING_CATEGORY
+from app.policy.jobs import PUSH_INTENTS
+from app.policy.values import (
+    LABOUR_FORCE,
+    Channel,
+    EmploymentStatus,
+    HouseholdCategory,
+    WorkRegion,
+)
+
+R = AlertRule
+
+assert set(AWAY_REGIONS) == {WorkRegion.out_of_province, WorkRegion.in_province}
+assert Channel.farming == "务农" and EmploymentStatus.working == "务工"
+
+
+def _on(rule: AlertRule) -> str:
+    return f"c.{switch_column(rule)}"
+
+
+def _t(rule: AlertRule, name: str) -> str:
+    return f"c.{threshold_column(rule, name)}"
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in sorted(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    rule: AlertRule
+    when: str  # over the rule's facts and `c` (alert_county)
+    evidence: str  # a jsonb object of the figures
+
+
+def _lateral(checks: tuple[Check, ...]) -> str:
+    """Each check as a row (rule, evidence), the evidence NULL when the rule does not fire."""
+    return ",\n    ".join(
+        f"('{check.rule.value}', CASE WHEN {_on(check.rule)} AND {check.when}"
+        f" THEN {check.evidence} END)"
+        for check in checks
+    )
+
+
+# --- Bits of the history row ---------------------------------------------------------------
+# `o` is the period's place in the member's window (`$1 - e.base`); a month outside the window
+# (before it: unknown; after it: nothing recorded yet) has no bit set.
+
+
+def _bit(mask: str, offset: str) -> str:
+    return (
+        f"CASE WHEN {offset} BETWEEN 0 AND {WINDOW - 1} THEN ({mask} >> ({offset})) & 1 = 1"
+        " ELSE false END"
+    )
+
+
+def _span(last: str, months: str) -> str:
+    """The mask of the `months` months ending with `last`, clipped to the window."""
+    low = f"greatest({last} - ({months}) + 1, 0)"
+    high = f"least({last}, {WINDOW - 1})"
+    return (
+        f"CASE WHEN {high} < {low} THEN 0::bigint"
+        f" ELSE ((1::bigint << ({high} - {low} + 1)) - 1) << {low} END"
+    )
+
+
+def _run(mask: str, last: str, months: str) -> str:
+    """`months` consecutive months ending with `last`, every one of them in `mask`."""
+    full = f"((1::bigint << ({months})) - 1) << ({last} - ({months}) + 1)"
+    return (
+        f"CASE WHEN {last} - ({months}) + 1 >= 0 AND {last} <= {WINDOW - 1}"
+        f" THEN ({mask} & {full}) = {full} ELSE false END"
+    )
+
+
+def _ytd(offset: str) -> str:
+    """Income from January to the month at `offset`: unknown before the window, nothing after."""
+    return (
+        f"CASE WHEN {offset} < 0 THEN NULL WHEN {offset} > {WINDOW - 1} THEN 0"
+        f" ELSE e.ytd[{offset} + 1] END"
+    )
+
+
+# $1 the period's month index, $2 low and $3 high village code.
+_MEMBERS = f"""
+CREATE TEMP TABLE alert_member ON COMMIT DROP AS
+SELECT p.id AS member_id, h.id AS household_id, h.village_code, v.county_code,
+    p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
+    coalesce({_bit("e.recorded", "x.o")}, false) AS cur_recorded,
+    coalesce({_bit("e.working", "x.o")}, false) AS cur_working,
+    coalesce({_bit("e.farming", "x.o")}, false) AS cur_farming,
+    coalesce({_bit("e.working", "x.o - 1")}, false) AS prev_working,
+    coalesce({_bit("e.away", "x.o - 1")}, false) AS prev_away,
+    coalesce(bit_count(((e.working & {_span("x.o", "12")}))::bit(64)), 0)::smallint
+        AS months_worked,
+    coalesce(bit_count(((e.changed & {_span("x.o", "12")}))::bit(64)), 0)::smallint
+        AS employer_changes,
+    coalesce({_run("e.away", "x.o", _t(R.subsidy_eligible, "away_months"))}, false)
+        AS away_run,
+    coalesce({_run("e.flexible", "x.o", _t(R.subsidy_eligible, "flexible_months"))}, false)
+        AS flexible_run,
+    coalesce({_ytd("x.o")}, 0) AS ytd_this,
+    {_ytd("x.o - 12")} AS ytd_last,
+    i.intent
+FROM household AS h
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+JOIN member AS p ON p.household_id = h.id AND p.deleted_at IS NULL
+LEFT JOIN member_employment_history AS e ON e.member_id = p.id
+LEFT JOIN member_intent AS i ON i.member_id = p.id
+CROSS JOIN LATERAL (SELECT $1::integer - e.base AS o) AS x
+WHERE h.village_code BETWEEN $2 AND $3
+"""  # noqa: S608 (our own fragments and values)
+
+# --- The member rules: one pass, each rule a predicate and its evidence ----------------------
+
+
+# $1 the period, $2 last month, $3 the first month of the 12 ending with the period.
+MEMBER_RULES: tuple[Check, ...] = (
+    # 务工 last month, a record this month saying 未务工 (no record: unknown).
+    Check(
+        R.employment_lost,
+        "m.prev_working AND m.cur_recorded AND NOT m.cur_working",
+        "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+        " 'last_month_status', '务工', 'status', '未务工')",
+    ),
+    # Working 省外 or 省内县外 last month; recorded and not working this month.
+    Check(
+        R.returned_home,
+        "m.prev_away AND m.cur_recorded AND NOT m.cur_working",
+        "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+        " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+    ),
+    # In the 12 months ending with the period: worked, but fewer months than the county's
+    # minimum, or as many employer changes as its maximum or more.
+    Check(
+        R.unstable_employment,
+        "m.months_worked >= 1 AND (m.months_worked"
+        f" < {_t(R.unstable_employment, 'min_months_employed')}"
+        f" OR m.employer_changes >= {_t(R.unstable_employment, 'max_employer_changes')})",
+        "jsonb_build_object('from', $3::text, 'to', $1::text,"
+        " 'months_employed', m.months_worked, 'employer_changes', m.employer_changes,"
+        f" 'min_months_employed', {_t(R.unstable_employment, 'min_months_employed')},"
+        f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')})",
+    ),
+    # Working away (省外/省内县外) the county's number of months in a row ending with the
+    # period, or 灵活就业 its number of months in a row.
+    Check(
+        R.subsidy_eligible,
+        "m.away_run OR m.flexible_run",
+        "jsonb_build_object('period', $1::text, 'basis',"
+        " CASE WHEN m.away_run THEN 'away' ELSE 'flexible' END, 'months',"
+        f" CASE WHEN m.away_run THEN {_t(R.subsidy_eligible, 'away_months')}"
+        f" ELSE {_t(R.subsidy_eligible, 'flexible_months')} END)",
+    ),
+)
+
+_MEMBER_HITS = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT r.rule, m.member_id::text, m.county_code, m.village_code, m.household_id, m.member_id,
+    r.evidence
+FROM alert_member AS m
+JOIN alert_county AS c ON c.county_code = m.county_code
+CROSS JOIN LATERAL (VALUES
+    {_lateral(MEMBER_RULES)}
+) AS r(rule, evidence)
+WHERE r.evidence IS NOT NULL
+"""  # noqa: S608 (our own fragments and values)
+
+# Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
+# pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
+# county's minimum. $1 the period, $2 the cut-off.
+_INTENT_UNASSISTED = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.intent_unassisted.value}', m.member_id::text, m.county_code, m.village_code,
+    m.household_id, m.member_id,
+    jsonb_build_object('period', $1::text, 'intent', m.intent, 'full_rounds', f.rounds,
+        'min_rounds', {_t(R.intent_unassisted, "min_rounds")},
+        'jobs_per_round', {_t(R.intent_unassisted, "jobs_per_round")})
+FROM alert_member AS m
+JOIN alert_county AS c ON c.county_code = m.county_code
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE n.jobs >= {_t(R.intent_unassisted, "jobs_per_round")})::integer
+        AS rounds
+    FROM (
+        SELECT count(*) AS jobs FROM job_push AS j
+        WHERE j.member_id = m.member_id AND j.pushed_at < $2::timestamptz
+        GROUP BY j.round
+    ) AS n
+) AS f
+WHERE {_on(R.intent_unassisted)} AND m.intent IN ({_quoted(PUSH_INTENTS)})
+    AND NOT m.cur_working AND f.rounds < {_t(R.intent_unassisted, "min_rounds")}
+"""  # noqa: S608 (our own fragments and values)
+
+# A 技能培训 request accepted more than the county's days before the cut-off (the deadline of
+# `app.policy.help_requests`, on the Shanghai clock), still open then (not resolved or
+# withdrawn before it), with no enrolment (`enrolled`) made after its acceptance and before
+# the cut-off. The member's oldest such request names the alert. $1 cut-off, $2/$3 range.
+_TRAINING_OVERDUE = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT DISTINCT ON (p.id) '{R.training_overdue.value}', p.id::text, v.county_code,
+    h.village_code, h.id, p.id,
+    jsonb_build_object('request_id', r.id::text,
+        'accepted_at', to_char(r.accepted_at AT TIME ZONE 'Asia/Shanghai',
+            'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+        'days', floor(extract(epoch FROM $1::timestamptz - r.accepted_at) / 86400)::integer,
+        'limit_days', {_t(R.training_overdue, "days")})
+FROM help_request AS r
+JOIN member AS p ON p.id = r.member_id AND p.deleted_at IS NULL
+JOIN household AS h ON h.id = p.household_id
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+WHERE {_on(R.training_overdue)} AND r.category = '{TRAINING_CATEGORY.value}'
+    AND r.accepted_at IS NOT NULL AND h.village_code BETWEEN $2 AND $3
+    AND (r.accepted_at AT TIME ZONE 'Asia/Shanghai'
+        + make_interval(days => {_t(R.training_overdue, "days")})) AT TIME ZONE 'Asia/Shanghai' < $1
+    AND (r.resolved_at IS NULL OR r.resolved_at >= $1)
+    AND (r.withdrawn_at IS NULL OR r.withdrawn_at >= $1)
+    AND NOT EXISTS (
+        SELECT 1 FROM training_enrollment AS t
+        WHERE t.member_id = r.member_id AND t.status = 'enrolled'
+            AND t.created_at >= r.accepted_at AND t.created_at < $1
+    )
+ORDER BY p.id, r.accepted_at, r.id
+"""  # noqa: S608 (our own fragments and values)
+
+# --- Household rules -------------------------------------------------------------------------
+
+# Per household, from its members' facts: labour force, who works (务农 counted as the county
+# says), and the year-to-date wage income of this year and of the same months last year.
+_HOUSEHOLD_FACTS = """
+CREATE TEMP TABLE alert_household ON COMMIT DROP AS
+SELECT m.household_id, m.county_code, m.village_code,
+    count(*) FILTER (WHERE m.labour)::integer AS labour,
+    count(*) FILTER (WHERE m.cur_working
+        AND (c.zero_employment_household__farming_counts OR NOT m.cur_farming))::integer
+        AS working,
+    sum(m.ytd_this)::bigint AS income_this,
+    sum(m.ytd_last)::bigint AS income_last
+FROM alert_member AS m
+JOIN alert_county AS c ON c.county_code = m.county_code
+GROUP BY m.household_id, m.county_code, m.village_code
+"""
+
+HOUSEHOLD_RULES: tuple[Check, ...] = (
+    # 脱贫户 or 监测户 with labour force and nobody working this month.
+    Check(
+        R.zero_employment_household,
+        f"h.category IN ('{HouseholdCategory.lifted.value}', '{HouseholdCategory.monitored.value}')"
+        " AND a.labour >= 1 AND a.working = 0",
+        "jsonb_build_object('period', $1::text, 'category', h.category,"
+        " 'labour_force', a.labour, 'working', 0,"
+        f" 'farming_counts', {_t(R.zero_employment_household, 'farming_counts')})",
+    ),
+    # Wage income January to the period, against the same months last year (in fen).
+    Check(
+        R.income_drop,
+        "a.income_last > 0 AND a.income_this * 100"
+        f" < a.income_last * (100 - {_t(R.income_drop, 'drop_percent')})",
+        "jsonb_build_object('period', $1::text,"
+        " 'income_this_year', round(a.income_this / 100.0, 2),"
+        " 'income_last_year', round(a.income_last / 100.0, 2),"
+        " 'drop_percent', round(100.0 * (a.income_last - a.income_this) / a.income_last, 1),"
+        f" 'threshold_percent', {_t(R.income_drop, 'drop_percent')})",
+    ),
+)
+
+_HOUSEHOLD_HITS = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT r.rule, a.household_id::text, a.county_code, a.village_code, a.household_id, NULL,
+    r.evidence
+FROM alert_household AS a
+JOIN household AS h ON h.id = a.household_id
+JOIN alert_county AS c ON c.county_code = a.county_code
+CROSS JOIN LATERAL (VALUES
+    {_lateral(HOUSEHOLD_RULES)}
+) AS r(rule, evidence)
+WHERE r.evidence IS NOT NULL
+"""  # noqa: S608 (our own fragments and values)
+
+# Income per head below the line of the household's village for the year (none: not
+# evaluated; no income: does not fire; exactly the line: does not fire). $1 period, $2/$3.
+_BELOW_LINE = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.below_monitoring_line.value}', h.id::text, v.county_code, h.village_code, h.id, NULL,
+    jsonb_build_object('period', $1::text, 'income_per_capita', h.income_per_capita,
+        'line', v.line)
+FROM household AS h
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+WHERE {_on(R.below_monitoring_line)} AND h.village_code BETWEEN $2 AND $3
+    AND v.line IS NOT NULL AND h.income_per_capita < v.line
+"""  # noqa: S608 (our own fragments and values)
+
+# A 监测户 whose risk is not eliminated, with no visit in the county's days before the cut-off
+# (on the Shanghai clock; a visit exactly that long before counts). Never visited: counted
+# from when the household entered the registry. $1 the cut-off, $2/$3.
+_VISIT_OVERDUE = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.visit_overdue.value}', h.id::text, v.county_code, h.village_code, h.id, NULL,
+    jsonb_build_object(
+        'last_visit_at', to_char(l.visited_at AT TIME ZONE 'Asia/Shanghai',
+            'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+        'days_since', floor(extract(epoch FROM
+            $1::timestamptz - coalesce(l.visited_at, h.created_at)) / 86400)::integer,
+        'limit_days', {_t(R.visit_overdue, "days")})
+FROM household AS h
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+LEFT JOIN LATERAL (
+    SELECT max(s.visited_at) AS visited_at FROM visit AS s
+    WHERE s.household_id = h.id AND s.visited_at < $1
+) AS l ON true
+WHERE {_on(R.visit_overdue)} AND h.village_code BETWEEN $2 AND $3
+    AND h.category = '{HouseholdCategory.monitored.value}' AND NOT h.risk_eliminated
+    AND h.created_at < $1
+    AND (coalesce(l.visited_at, h.created_at) AT TIME ZONE 'Asia/Shanghai'
+        + make_interval(days => {_t(R.visit_overdue, "days")})) AT TIME ZONE 'Asia/Shanghai' < $1
+"""  # noqa: S608 (our own fragments and values)
+
+# Open reconciliation items (feed conflicts of the household's members) and data-check
+# findings, opened more than the county's days before the cut-off. $1 cut-off, $2/$3.
+_DATA_INCONSISTENT = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.data_inconsistent.value}', h.id::text, v.county_code, h.village_code, h.id, NULL,
+    jsonb_build_object('conflicts', d.conflicts, 'findings', d.findings,
+        'oldest_at', to_char(d.oldest AT TIME ZONE 'Asia/Shanghai',
+            'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+        'limit_days', {_t(R.data_inconsistent, "days")})
+FROM (
+    SELECT o.household_id, count(*) FILTER (WHERE o.kind = 'conflict')::integer AS conflicts,
+        count(*) FILTER (WHERE o.kind = 'finding')::integer AS findings,
+        min(o.opened_at) AS oldest
+    FROM (
+        SELECT p.household_id, 'conflict' AS kind, f.created_at AS opened_at
+        FROM feed_conflict AS f JOIN member AS p ON p.id = f.member_id
+        WHERE f.status = 'open' AND f.village_code BETWEEN $2 AND $3
+        UNION ALL
+        SELECT k.household_id, 'finding', k.first_found_at
+        FROM data_check_finding AS k
+        WHERE k.village_code BETWEEN $2 AND $3
+    ) AS o
+    JOIN household AS h ON h.id = o.household_id
+    JOIN alert_village AS v ON v.village_code = h.village_code
+    JOIN alert_county AS c ON c.county_code = v.county_code
+    WHERE (o.opened_at AT TIME ZONE 'Asia/Shanghai'
+        + make_interval(days => {_t(R.data_inconsistent, "days")}))
+        AT TIME ZONE 'Asia/Shanghai' < $1
+    GROUP BY o.household_id
+) AS d
+JOIN household AS h ON h.id = d.household_id
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+WHERE {_on(R.data_inconsistent)}
+"""  # noqa: S608 (our own fragments and values)
+
+# --- Regional rules --------------------------------------------------------------------------
+
+# Working (务工) members this month and last, per village and per township under the region
+# (every village and township of the region, those without members too). $1/$2 range.
+_REGION_FACTS = """
+CREATE TEMP TABLE alert_region ON COMMIT DROP AS
+WITH per_village AS (
+    SELECT v.village_code, v.township_code, v.county_code,
+        count(m.member_id) FILTER (WHERE m.cur_working)::integer AS working,
+        count(m.member_id) FILTER (WHERE m.prev_working)::integer AS working_before
+    FROM alert_village AS v
+    LEFT JOIN alert_member AS m ON m.village_code = v.village_code
+    GROUP BY v.village_code, v.township_code, v.county_code
+)
+SELECT village_code AS region_code, county_code, working, working_before FROM per_village
+UNION ALL
+SELECT township_code, county_code, sum(working)::integer, sum(working_before)::integer
+FROM per_village
+WHERE township_code BETWEEN $1 AND $2
+GROUP BY township_code, county_code
+"""
+
+REGION_RULES: tuple[Check, ...] = (
+    # Fell by more than the county's percentage on last month (last month's count > 0).
+    Check(
+        R.region_employment_drop,
+        "g.working_before > 0 AND (g.working_before - g.working) * 100"
+        f" > g.working_before * {_t(R.region_employment_drop, 'drop_percent')}",
+        "jsonb_build_object('period', $1::text, 'working', g.working,"
+        " 'working_last_month', g.working_before,"
+        " 'drop_percent', round(100.0 * (g.working_before - g.working) / g.working_before, 1),"
+        f" 'threshold_percent', {_t(R.region_employment_drop, 'drop_percent')})",
+    ),
+    # Behind the year's pace: working < target × month ÷ 12 × (1 − tolerance ÷ 100).
+    Check(
+        R.region_behind_target,
+        "t.target IS NOT NULL AND g.working * 1200"
+        f" < t.target * $2::integer * (100 - {_t(R.region_behind_target, 'tolerance_percent')})",
+        "jsonb_build_object('period', $1::text, 'working', g.working, 'target', t.target,"
+        " 'pace', round(t.target * $2::integer / 12.0, 1),"
+        f" 'tolerance_percent', {_t(R.region_behind_target, 'tolerance_percent')})",
+    ),
+)
+
+_REGION_HITS = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT r.rule, g.region_code, g.county_code, g.region_code, NULL, NULL, r.evidence
+FROM alert_region AS g
+JOIN alert_county AS c ON c.county_code = g.county_code
+LEFT JOIN alert_target AS t ON t.region_code = g.region_code
+CROSS JOIN LATERAL (VALUES
+    {_lateral(REGION_RULES)}
+) AS r(rule, evidence)
+WHERE r.evidence IS NOT NULL
+"""  # noqa: S608 (our own fragments and values)
+
+_OUTPUT = """
+DROP TABLE IF EXISTS pg_temp.alert_hit, pg_temp.alert_evaluated, pg_temp.alert_member,
+    pg_temp.alert_household, pg_temp.alert_region;
+CREATE TEMP TABLE alert_hit (
+    rule varchar(32) NOT NULL,
+    subject varchar(36) NOT NULL,
+    county_code varchar(12) NOT NULL,
+    region_code varchar(12) NOT NULL,
+    household_id uuid,
+    member_id uuid,
+    evidence jsonb NOT NULL,
+    PRIMARY KEY (rule, subject)
+) ON COMMIT DROP;
+CREATE TEMP TABLE alert_evaluated (
+    county_code varchar(12) NOT NULL,
+    rule varchar(32) NOT NULL,
+    PRIMARY KEY (county_code, rule)
+) ON COMMIT DROP;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of a run: the rules whose hits it adds, or the table of facts it makes."""
+
+    name: str
+    statement: str
+    arguments: tuple[object, ...]
+    rules: tuple[AlertRule, ...] = ()
+    creates: str | None = None
+
+
+def steps(period: str, region_code: str, now: datetime) -> list[Step]:
+    """A run's statements after staging, in order (the benchmark times and explains them)."""
+    cutoff = period_cutoff(period, now)
+    month = int(period[5:7])
+    low, high = code_range(region_code)
+    last_month, first_month = shift_period(period, -1), shift_period(period, -11)
+    member_rules = tuple(check.rule for check in MEMBER_RULES)
+    household_rules = tuple(check.rule for check in HOUSEHOLD_RULES)
+    region_rules = tuple(check.rule for check in REGION_RULES)
+    return [
+        Step("member facts", _MEMBERS, (month_index(period), low, high), creates="alert_member"),
+        Step("member rules", _MEMBER_HITS, (period, last_month, first_month), member_rules),
+        Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), (R.intent_unassisted,)),
+        Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), (R.training_overdue,)),
+        Step("household facts", _HOUSEHOLD_FACTS, (), creates="alert_household"),
+        Step("household rules", _HOUSEHOLD_HITS, (period,), household_rules),
+        Step("below_monitoring_line", _BELOW_LINE, (period, low, high), (R.below_monitoring_line,)),
+        Step("visit_overdue", _VISIT_OVERDUE, (cutoff, low, high), (R.visit_overdue,)),
+        Step("data_inconsistent", _DATA_INCONSISTENT, (cutoff, low, high), (R.data_inconsistent,)),
+        Step("region facts", _REGION_FACTS, (low, high), creates="alert_region"),
+        Step("region rules", _REGION_HITS, (period, month), region_rules),
+    ]
+
+
+async def evaluate(
+    session: AsyncSession,
+    *,
+    period: str,
+    region_code: str,
+    now: datetime,
+    on_rule: Callable[[AlertRule, int], Awaitable[None]] | None = None,
+) -> dict[AlertRule, int]:
+    """Evaluate every enabled rule for `period` over the population under `region_code`
+    (any level), each county on its own thresholds. Creates and fills two temporary tables
+    (ON COMMIT DROP) in the session's transaction, and answers the hit count per rule;
+    `on_rule(rule, hits)` is awaited after each rule."""
+    connection = await session_driver_connection(session)
+    await connection.execute(_OUTPUT)
+    staged = await stage(connection, region_code=region_code, year=int(period[:4]))
+    await connection.executemany(
+        "INSERT INTO alert_evaluated (county_code, rule) VALUES ($1, $2)",
+        [(county, rule.value) for county, rules in staged.enabled.items() for rule in rules],
+    )
+    counts: dict[AlertRule, int] = {rule: 0 for rule in AlertRule}
+
+    async def done(*rules: AlertRule) -> None:
+        rows = await connection.fetch(
+            "SELECT rule, count(*) AS n FROM alert_hit WHERE rule = ANY ($1::varchar[])"
+            " GROUP BY rule",
+            [rule.value for rule in rules],
+        )
+        for row in rows:
+            counts[AlertRule(row["rule"])] = row["n"]
+        if on_rule is not None:
+            for rule in rules:
+                await on_rule(rule, counts[rule])
+
+    for step in steps(period, region_code, now):
+        await connection.execute(step.statement, *step.arguments)
+        if step.creates:
+            await connection.execute(f"ANALYZE {step.creates}")
+        if step.rules:
+            await done(*step.rules)
+    return counts
