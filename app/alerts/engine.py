@@ -101,7 +101,7 @@ def _span(last: str, months: str) -> str:
 
 def _run(mask: str, last: str, months: str) -> str:
     """`months` consecutive months ending with `last`, every one of them in `mask`."""
-    full = f"((1::bigint << ({months})) - 1) << ({last} - ({months}) + 1)"
+    full = f"(((1::bigint << ({months})) - 1) << ({last} - ({months}) + 1))"
     return (
         f"CASE WHEN {last} - ({months}) + 1 >= 0 AND {last} <= {WINDOW - 1}"
         f" THEN ({mask} & {full}) = {full} ELSE false END"

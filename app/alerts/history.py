@@ -46,16 +46,17 @@ HISTORY_MONTHS = """
 # COPY (the demo seed, benchmarks) runs afterwards, as the migration's backfill did.
 REBUILD = """
 INSERT INTO member_employment_history AS h
-SELECT (employment_history_overlay(
-    NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
-    g.incomes
-)).*
+SELECT n.*
 FROM (
     SELECT e.member_id, <months>
     FROM member_employment AS e
     WHERE $1::uuid[] IS NULL OR e.member_id = ANY ($1::uuid[])
     GROUP BY e.member_id
 ) AS g
+CROSS JOIN LATERAL employment_history_overlay(
+    NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
+    g.incomes
+) AS n
 ON CONFLICT (member_id) DO UPDATE SET (
     base, recorded, working, away, flexible, farming, changed, employers, ytd
 ) = (

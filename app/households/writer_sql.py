@@ -134,10 +134,7 @@ EMPLOYMENT = """
 -- is the written rows' and the window's (36 months), never the member's whole history.
 <p>history AS (
     INSERT INTO member_employment_history AS h
-    SELECT (employment_history_overlay(
-        NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
-        g.incomes
-    )).*
+    SELECT n.*
     FROM (
         SELECT m.member_id, <history_months>
         FROM <p>merged AS m
@@ -145,6 +142,10 @@ EMPLOYMENT = """
             AND (m.member_id, m.period) IN (SELECT w.member_id, w.period FROM <p>written AS w)
         GROUP BY m.member_id
     ) AS g
+    CROSS JOIN LATERAL employment_history_overlay(
+        NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
+        g.incomes
+    ) AS n
     ORDER BY g.member_id
     ON CONFLICT (member_id) DO UPDATE SET (
         base, recorded, working, away, flexible, farming, changed, employers, ytd

@@ -28,71 +28,89 @@ $$
 
 OVERLAY = """
 CREATE FUNCTION employment_history_overlay(
-    h member_employment_history, member uuid, months integer[], working boolean[],
-    away boolean[], flexible boolean[], farming boolean[], employers integer[],
-    incomes bigint[]
+    h member_employment_history, member uuid, months_in integer[], working_in boolean[],
+    away_in boolean[], flexible_in boolean[], farming_in boolean[], employers_in integer[],
+    incomes_in bigint[]
 ) RETURNS member_employment_history
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    r member_employment_history;
-    income bigint[] := array_fill(0::bigint, ARRAY[36]);
+    -- Local variables throughout: plpgsql reads and edits a local array in place, but
+    -- copies an argument's or a record field's on every subscript.
+    months integer[] := months_in;
+    working boolean[] := working_in;
+    away boolean[] := away_in;
+    flexible boolean[] := flexible_in;
+    farming boolean[] := farming_in;
+    employers integer[] := employers_in;
+    incomes bigint[] := incomes_in;
+    old_keys integer[] := h.employers;
+    old_ytd bigint[] := h.ytd;
+    base integer;
     top integer;
     shift integer;
+    recorded bigint := 0;
+    working_bits bigint := 0;
+    away_bits bigint := 0;
+    flexible_bits bigint := 0;
+    farming_bits bigint := 0;
+    changed bigint := 0;
+    keys integer[] := array_fill(0, ARRAY[36]);
+    income bigint[] := array_fill(0::bigint, ARRAY[36]);
+    ytd bigint[] := array_fill(0::bigint, ARRAY[36]);
     i integer;
     k integer;
     b bigint;
     run bigint := 0;
     prev integer := 0;
 BEGIN
-    SELECT max(m) INTO top FROM unnest(months) AS m;
-    r.member_id := member;
-    r.base := (top / 12 - 2) * 12;
-    IF h.member_id IS NOT NULL AND (top IS NULL OR h.base > r.base) THEN
-        r.base := h.base;
+    FOR k IN 1 .. coalesce(cardinality(months), 0) LOOP
+        IF top IS NULL OR months[k] > top THEN top := months[k]; END IF;
+    END LOOP;
+    base := (top / 12 - 2) * 12;
+    IF h.member_id IS NOT NULL AND (top IS NULL OR h.base > base) THEN
+        base := h.base;
     END IF;
-    r.recorded := 0; r.working := 0; r.away := 0; r.flexible := 0; r.farming := 0;
-    r.changed := 0;
-    r.employers := array_fill(0, ARRAY[36]);
     IF h.member_id IS NOT NULL THEN
-        shift := r.base - h.base;
+        shift := base - h.base;
         IF shift < 36 THEN
-            r.recorded := h.recorded >> shift;
-            r.working := h.working >> shift;
-            r.away := h.away >> shift;
-            r.flexible := h.flexible >> shift;
-            r.farming := h.farming >> shift;
+            recorded := h.recorded >> shift;
+            working_bits := h.working >> shift;
+            away_bits := h.away >> shift;
+            flexible_bits := h.flexible >> shift;
+            farming_bits := h.farming >> shift;
             FOR i IN 0 .. 35 - shift LOOP
-                r.employers[i + 1] := h.employers[i + shift + 1];
-                income[i + 1] := h.ytd[i + shift + 1]
-                    - CASE WHEN (i + shift) % 12 = 0 THEN 0 ELSE h.ytd[i + shift] END;
+                keys[i + 1] := old_keys[i + shift + 1];
+                income[i + 1] := old_ytd[i + shift + 1]
+                    - CASE WHEN (i + shift) % 12 = 0 THEN 0 ELSE old_ytd[i + shift] END;
             END LOOP;
         END IF;
     END IF;
     FOR k IN 1 .. coalesce(cardinality(months), 0) LOOP
-        i := months[k] - r.base;
+        i := months[k] - base;
         CONTINUE WHEN i < 0 OR i > 35;
         b := 1::bigint << i;
-        r.recorded := r.recorded | b;
-        r.working := CASE WHEN working[k] THEN r.working | b ELSE r.working & ~b END;
-        r.away := CASE WHEN away[k] THEN r.away | b ELSE r.away & ~b END;
-        r.flexible := CASE WHEN flexible[k] THEN r.flexible | b ELSE r.flexible & ~b END;
-        r.farming := CASE WHEN farming[k] THEN r.farming | b ELSE r.farming & ~b END;
-        r.employers[i + 1] := CASE WHEN working[k] THEN employers[k] ELSE 0 END;
+        recorded := recorded | b;
+        working_bits := CASE WHEN working[k] THEN working_bits | b ELSE working_bits & ~b END;
+        away_bits := CASE WHEN away[k] THEN away_bits | b ELSE away_bits & ~b END;
+        flexible_bits := CASE WHEN flexible[k] THEN flexible_bits | b
+            ELSE flexible_bits & ~b END;
+        farming_bits := CASE WHEN farming[k] THEN farming_bits | b ELSE farming_bits & ~b END;
+        keys[i + 1] := CASE WHEN working[k] THEN employers[k] ELSE 0 END;
         income[i + 1] := incomes[k];
     END LOOP;
-    r.ytd := income;
     FOR i IN 0 .. 35 LOOP
         IF i % 12 = 0 THEN run := 0; END IF;
         run := run + income[i + 1];
-        r.ytd[i + 1] := run;
-        IF r.employers[i + 1] <> 0 THEN
-            IF prev <> 0 AND prev <> r.employers[i + 1] THEN
-                r.changed := r.changed | (1::bigint << i);
+        ytd[i + 1] := run;
+        IF keys[i + 1] <> 0 THEN
+            IF prev <> 0 AND prev <> keys[i + 1] THEN
+                changed := changed | (1::bigint << i);
             END IF;
-            prev := r.employers[i + 1];
+            prev := keys[i + 1];
         END IF;
     END LOOP;
-    RETURN r;
+    RETURN ROW(member, base, recorded, working_bits, away_bits, flexible_bits, farming_bits,
+        changed, keys, ytd)::member_employment_history;
 END
 $$
 """
@@ -132,10 +150,7 @@ $$
 
 BACKFILL = """
 INSERT INTO member_employment_history
-SELECT (employment_history_overlay(
-    NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
-    g.incomes
-)).*
+SELECT n.*
 FROM (
     SELECT e.member_id,
         array_agg(left(e.period, 4)::integer * 12 + substr(e.period, 6, 2)::integer - 1)
@@ -150,6 +165,10 @@ FROM (
     FROM member_employment AS e
     GROUP BY e.member_id
 ) AS g
+CROSS JOIN LATERAL employment_history_overlay(
+    NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
+    g.incomes
+) AS n
 """
 
 
