@@ -31,7 +31,7 @@ from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
 from app.alerts.staging import stage, switch_column, threshold_column
 from app.core.db import session_driver_connection
 from app.core.periods import shift_period
-from app.core.scope import code_range
+from app.core.scope import RegionLevel, code_range, level_of
 from app.policy.alerts import AlertRule, period_cutoff
 from app.policy.help_requests import TRAINING_CATEGORY
 from app.policy.jobs import PUSH_INTENTS
@@ -116,39 +116,54 @@ def _ytd(offset: str) -> str:
     )
 
 
-# $1 the period's month index, $2 low and $3 high village code.
+# What the rules need of a member's history for the period, from its row alone ($1 the
+# period's month index). Members without history have none of it.
+_HISTORY_FACTS = f"""
+    SELECT e.member_id, x.o,
+        {_bit("e.recorded", "x.o")} AS cur_recorded,
+        {_bit("e.working", "x.o")} AS cur_working,
+        {_bit("e.farming", "x.o")} AS cur_farming,
+        {_bit("e.working", "x.o - 1")} AS prev_working,
+        {_bit("e.away", "x.o - 1")} AS prev_away,
+        bit_count((e.working & {_span("x.o", "12")})::bit(64))::smallint AS months_worked,
+        bit_count((e.changed & {_span("x.o", "12")})::bit(64))::smallint AS employer_changes,
+        e.away, e.flexible,
+        {_ytd("x.o")} AS ytd_this,
+        {_ytd("x.o - 12")} AS ytd_last
+    FROM member_employment_history AS e
+    CROSS JOIN LATERAL (SELECT $1::integer - e.base AS o) AS x"""  # noqa: S608
+
+# Every member of the registry under the region ($2 low, $3 high village code), with its
+# household, county and facts. `<fence>`: for a province or a city, the history's facts are
+# computed as it is read (the rows carried through the joins are then narrow); for a smaller
+# region, the planner is left free to look members up by key.
 _MEMBERS = f"""
 CREATE TEMP TABLE alert_member ON COMMIT DROP AS
-SELECT p.id AS member_id, h.id AS household_id, h.village_code, v.county_code,
+SELECT p.id AS member_id, p.household_id, h.village_code,
+    rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
     p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
-    coalesce({_bit("e.recorded", "x.o")}, false) AS cur_recorded,
-    coalesce({_bit("e.working", "x.o")}, false) AS cur_working,
-    coalesce({_bit("e.farming", "x.o")}, false) AS cur_farming,
-    coalesce({_bit("e.working", "x.o - 1")}, false) AS prev_working,
-    coalesce({_bit("e.away", "x.o - 1")}, false) AS prev_away,
-    coalesce(bit_count(((e.working & {_span("x.o", "12")}))::bit(64)), 0)::smallint
-        AS months_worked,
-    coalesce(bit_count(((e.changed & {_span("x.o", "12")}))::bit(64)), 0)::smallint
-        AS employer_changes,
-    coalesce({_run("e.away", "x.o", _t(R.subsidy_eligible, "away_months"))}, false)
-        AS away_run,
-    coalesce({_run("e.flexible", "x.o", _t(R.subsidy_eligible, "flexible_months"))}, false)
-        AS flexible_run,
-    coalesce({_ytd("x.o")}, 0) AS ytd_this,
-    {_ytd("x.o - 12")} AS ytd_last,
+    coalesce(f.cur_recorded, false) AS cur_recorded,
+    coalesce(f.cur_working, false) AS cur_working,
+    coalesce(f.cur_farming, false) AS cur_farming,
+    coalesce(f.prev_working, false) AS prev_working,
+    coalesce(f.prev_away, false) AS prev_away,
+    coalesce(f.months_worked, 0) AS months_worked,
+    coalesce(f.employer_changes, 0) AS employer_changes,
+    f.o, f.away, f.flexible,
+    coalesce(f.ytd_this, 0) AS ytd_this, f.ytd_last,
     i.intent
-FROM household AS h
-JOIN alert_village AS v ON v.village_code = h.village_code
-JOIN alert_county AS c ON c.county_code = v.county_code
-JOIN member AS p ON p.household_id = h.id AND p.deleted_at IS NULL
-LEFT JOIN member_employment_history AS e ON e.member_id = p.id
+FROM member AS p
+JOIN household AS h ON h.id = p.household_id
+LEFT JOIN (<history> <fence>) AS f ON f.member_id = p.id
 LEFT JOIN member_intent AS i ON i.member_id = p.id
-CROSS JOIN LATERAL (SELECT $1::integer - e.base AS o) AS x
-WHERE h.village_code BETWEEN $2 AND $3
-"""  # noqa: S608 (our own fragments and values)
+WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
+""".replace("<history>", _HISTORY_FACTS)  # noqa: S608 (our own fragments and values)
 
 # --- The member rules: one pass, each rule a predicate and its evidence ----------------------
 
+
+_AWAY_RUN = _run("m.away", "m.o", _t(R.subsidy_eligible, "away_months"))
+_FLEXIBLE_RUN = _run("m.flexible", "m.o", _t(R.subsidy_eligible, "flexible_months"))
 
 # $1 the period, $2 last month, $3 the first month of the 12 ending with the period.
 MEMBER_RULES: tuple[Check, ...] = (
@@ -182,12 +197,20 @@ MEMBER_RULES: tuple[Check, ...] = (
     # period, or 灵活就业 its number of months in a row.
     Check(
         R.subsidy_eligible,
-        "m.away_run OR m.flexible_run",
+        f"({_AWAY_RUN} OR {_FLEXIBLE_RUN})",
         "jsonb_build_object('period', $1::text, 'basis',"
-        " CASE WHEN m.away_run THEN 'away' ELSE 'flexible' END, 'months',"
-        f" CASE WHEN m.away_run THEN {_t(R.subsidy_eligible, 'away_months')}"
+        f" CASE WHEN {_AWAY_RUN} THEN 'away' ELSE 'flexible' END, 'months',"
+        f" CASE WHEN {_AWAY_RUN} THEN {_t(R.subsidy_eligible, 'away_months')}"
         f" ELSE {_t(R.subsidy_eligible, 'flexible_months')} END)",
     ),
+)
+
+# Cheap tests every member rule implies, so that the rules' pass reads only the members that
+# may fire one (most read nothing further).
+_MAY_FIRE = (
+    "m.prev_working AND m.cur_recorded AND NOT m.cur_working"
+    " OR m.months_worked BETWEEN 1 AND 11 OR m.employer_changes >= 1"
+    f" OR {_bit('m.away', 'm.o')} OR {_bit('m.flexible', 'm.o')}"
 )
 
 _MEMBER_HITS = f"""
@@ -199,8 +222,8 @@ JOIN alert_county AS c ON c.county_code = m.county_code
 CROSS JOIN LATERAL (VALUES
     {_lateral(MEMBER_RULES)}
 ) AS r(rule, evidence)
-WHERE r.evidence IS NOT NULL
-"""  # noqa: S608 (our own fragments and values)
+WHERE (<may_fire>) AND r.evidence IS NOT NULL
+""".replace("<may_fire>", _MAY_FIRE)  # noqa: S608 (our own fragments and values)
 
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
@@ -267,13 +290,12 @@ _HOUSEHOLD_FACTS = """
 CREATE TEMP TABLE alert_household ON COMMIT DROP AS
 SELECT m.household_id, m.county_code, m.village_code,
     count(*) FILTER (WHERE m.labour)::integer AS labour,
-    count(*) FILTER (WHERE m.cur_working
-        AND (c.zero_employment_household__farming_counts OR NOT m.cur_farming))::integer
-        AS working,
+    count(*) FILTER (WHERE m.cur_working)::integer AS working,
+    count(*) FILTER (WHERE m.cur_working AND NOT m.cur_farming)::integer AS working_off_farm,
+    count(*) FILTER (WHERE m.prev_working)::integer AS working_before,
     sum(m.ytd_this)::bigint AS income_this,
     sum(m.ytd_last)::bigint AS income_last
 FROM alert_member AS m
-JOIN alert_county AS c ON c.county_code = m.county_code
 GROUP BY m.household_id, m.county_code, m.village_code
 """
 
@@ -282,7 +304,9 @@ HOUSEHOLD_RULES: tuple[Check, ...] = (
     Check(
         R.zero_employment_household,
         f"h.category IN ('{HouseholdCategory.lifted.value}', '{HouseholdCategory.monitored.value}')"
-        " AND a.labour >= 1 AND a.working = 0",
+        " AND a.labour >= 1 AND CASE WHEN"
+        f" {_t(R.zero_employment_household, 'farming_counts')} THEN a.working = 0"
+        " ELSE a.working_off_farm = 0 END",
         "jsonb_build_object('period', $1::text, 'category', h.category,"
         " 'labour_force', a.labour, 'working', 0,"
         f" 'farming_counts', {_t(R.zero_employment_household, 'farming_counts')})",
@@ -397,10 +421,10 @@ _REGION_FACTS = """
 CREATE TEMP TABLE alert_region ON COMMIT DROP AS
 WITH per_village AS (
     SELECT v.village_code, v.township_code, v.county_code,
-        count(m.member_id) FILTER (WHERE m.cur_working)::integer AS working,
-        count(m.member_id) FILTER (WHERE m.prev_working)::integer AS working_before
+        coalesce(sum(a.working), 0)::integer AS working,
+        coalesce(sum(a.working_before), 0)::integer AS working_before
     FROM alert_village AS v
-    LEFT JOIN alert_member AS m ON m.village_code = v.village_code
+    LEFT JOIN alert_household AS a ON a.village_code = v.village_code
     GROUP BY v.village_code, v.township_code, v.county_code
 )
 SELECT village_code AS region_code, county_code, working, working_before FROM per_village
@@ -483,11 +507,18 @@ def steps(period: str, region_code: str, now: datetime) -> list[Step]:
     month = int(period[5:7])
     low, high = code_range(region_code)
     last_month, first_month = shift_period(period, -1), shift_period(period, -11)
+    wide = level_of(region_code) in (RegionLevel.province, RegionLevel.city)
+    fence = "OFFSET 0" if wide else ""
     member_rules = tuple(check.rule for check in MEMBER_RULES)
     household_rules = tuple(check.rule for check in HOUSEHOLD_RULES)
     region_rules = tuple(check.rule for check in REGION_RULES)
     return [
-        Step("member facts", _MEMBERS, (month_index(period), low, high), creates="alert_member"),
+        Step(
+            "member facts",
+            _MEMBERS.replace("<fence>", fence),
+            (month_index(period), low, high),
+            creates="alert_member",
+        ),
         Step("member rules", _MEMBER_HITS, (period, last_month, first_month), member_rules),
         Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), (R.intent_unassisted,)),
         Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), (R.training_overdue,)),
