@@ -16,6 +16,7 @@ from app.auth.models import Role
 from app.core.caller import Principal
 from app.core.crypto import PiiCipher
 from app.core.scope import Scope
+from app.demo.population import seed_population
 from app.feed.apply import apply_records
 from tests.feed.records import VILLAGE_A, month, record
 
@@ -168,3 +169,13 @@ async def test_the_window_moves_with_the_latest_year(app, settings, db, client, 
     assert recorded.bit_count() == 3  # 2025-06, 2026-12, 2027-01: 2024-12 fell out
     ytd = history[8]
     assert ytd[month_index("2026-12") - base] == 100000  # fen, January to December 2026
+
+
+async def test_the_demo_population_has_its_history(app, settings, db):
+    async with app.state.db.engine.begin() as connection:
+        await seed_population(connection, settings, households=20, end_period="2026-10")
+    labourers = (await db.scalars(text("SELECT DISTINCT member_id FROM member_employment"))).all()
+    await db.rollback()
+    assert labourers
+    for member_id in labourers:
+        await _agrees(db, member_id)
