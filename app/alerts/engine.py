@@ -45,6 +45,8 @@ from app.policy.values import (
 
 R = AlertRule
 
+RUN_WORK_MEM = "256MB"
+
 assert set(AWAY_REGIONS) == {WorkRegion.out_of_province, WorkRegion.in_province}
 assert Channel.farming == "务农" and EmploymentStatus.working == "务工"
 
@@ -139,7 +141,7 @@ _HISTORY_FACTS = f"""
 # region, the planner is left free to look members up by key.
 _MEMBERS = f"""
 CREATE TEMP TABLE alert_member ON COMMIT DROP AS
-SELECT p.id AS member_id, p.household_id, h.village_code,
+SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
     rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
     p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
     coalesce(f.cur_recorded, false) AS cur_recorded,
@@ -288,7 +290,7 @@ ORDER BY p.id, r.accepted_at, r.id
 # says), and the year-to-date wage income of this year and of the same months last year.
 _HOUSEHOLD_FACTS = """
 CREATE TEMP TABLE alert_household ON COMMIT DROP AS
-SELECT m.household_id, m.county_code, m.village_code,
+SELECT m.household_id, m.county_code, m.village_code, m.category,
     count(*) FILTER (WHERE m.labour)::integer AS labour,
     count(*) FILTER (WHERE m.cur_working)::integer AS working,
     count(*) FILTER (WHERE m.cur_working AND NOT m.cur_farming)::integer AS working_off_farm,
@@ -296,18 +298,18 @@ SELECT m.household_id, m.county_code, m.village_code,
     sum(m.ytd_this)::bigint AS income_this,
     sum(m.ytd_last)::bigint AS income_last
 FROM alert_member AS m
-GROUP BY m.household_id, m.county_code, m.village_code
+GROUP BY m.household_id, m.county_code, m.village_code, m.category
 """
 
 HOUSEHOLD_RULES: tuple[Check, ...] = (
     # 脱贫户 or 监测户 with labour force and nobody working this month.
     Check(
         R.zero_employment_household,
-        f"h.category IN ('{HouseholdCategory.lifted.value}', '{HouseholdCategory.monitored.value}')"
+        f"a.category IN ('{HouseholdCategory.lifted.value}', '{HouseholdCategory.monitored.value}')"
         " AND a.labour >= 1 AND CASE WHEN"
         f" {_t(R.zero_employment_household, 'farming_counts')} THEN a.working = 0"
         " ELSE a.working_off_farm = 0 END",
-        "jsonb_build_object('period', $1::text, 'category', h.category,"
+        "jsonb_build_object('period', $1::text, 'category', a.category,"
         " 'labour_force', a.labour, 'working', 0,"
         f" 'farming_counts', {_t(R.zero_employment_household, 'farming_counts')})",
     ),
@@ -329,7 +331,6 @@ INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, me
 SELECT r.rule, a.household_id::text, a.county_code, a.village_code, a.household_id, NULL,
     r.evidence
 FROM alert_household AS a
-JOIN household AS h ON h.id = a.household_id
 JOIN alert_county AS c ON c.county_code = a.county_code
 CROSS JOIN LATERAL (VALUES
     {_lateral(HOUSEHOLD_RULES)}
@@ -545,6 +546,9 @@ async def evaluate(
     (ON COMMIT DROP) in the session's transaction, and answers the hit count per rule;
     `on_rule(rule, hits)` is awaited after each rule."""
     connection = await session_driver_connection(session)
+    # Hash joins and aggregates over every member of a province: in memory, not in batches.
+    work_mem = await connection.fetchval("SELECT current_setting('work_mem')")
+    await connection.execute("SELECT set_config('work_mem', $1, true)", RUN_WORK_MEM)
     await connection.execute(_OUTPUT)
     staged = await stage(connection, region_code=region_code, year=int(period[:4]))
     await connection.executemany(
@@ -571,4 +575,5 @@ async def evaluate(
             await connection.execute(f"ANALYZE {step.creates}")
         if step.rules:
             await done(*step.rules)
+    await connection.execute("SELECT set_config('work_mem', $1, true)", work_mem)
     return counts
