@@ -70,11 +70,19 @@ class Check:
     evidence: str  # a jsonb object of the figures
 
 
-def _lateral(checks: tuple[Check, ...]) -> str:
-    """Each check as a row (rule, evidence), the evidence NULL when the rule does not fire."""
-    return ",\n    ".join(
-        f"('{check.rule.value}', CASE WHEN {_on(check.rule)} AND {check.when}"
-        f" THEN {check.evidence} END)"
+_INSERT_HITS = (
+    "INSERT INTO alert_hit"
+    " (rule, subject, county_code, region_code, household_id, member_id, evidence)\n"
+)
+
+
+def _hits(checks: tuple[Check, ...], columns: str, source: str) -> str:
+    """One statement inserting the hits of `checks`: a scan of `source` per rule (a scan of
+    a narrow table each, cheaper than one scan building a row per rule and subject),
+    `columns` the subject's (subject, county, region, household, member)."""
+    return _INSERT_HITS + "\nUNION ALL\n".join(
+        f"SELECT '{check.rule.value}', {columns}, {check.evidence}\n{source}\n"
+        f"WHERE {_on(check.rule)} AND {check.when}"
         for check in checks
     )
 
@@ -207,25 +215,11 @@ MEMBER_RULES: tuple[Check, ...] = (
     ),
 )
 
-# Cheap tests every member rule implies, so that the rules' pass reads only the members that
-# may fire one (most read nothing further).
-_MAY_FIRE = (
-    "m.prev_working AND m.cur_recorded AND NOT m.cur_working"
-    " OR m.months_worked BETWEEN 1 AND 11 OR m.employer_changes >= 1"
-    f" OR {_bit('m.away', 'm.o')} OR {_bit('m.flexible', 'm.o')}"
+_MEMBER_HITS = _hits(
+    MEMBER_RULES,
+    "m.member_id::text, m.county_code, m.village_code, m.household_id, m.member_id",
+    "FROM alert_member AS m JOIN alert_county AS c ON c.county_code = m.county_code",
 )
-
-_MEMBER_HITS = f"""
-INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
-SELECT r.rule, m.member_id::text, m.county_code, m.village_code, m.household_id, m.member_id,
-    r.evidence
-FROM alert_member AS m
-JOIN alert_county AS c ON c.county_code = m.county_code
-CROSS JOIN LATERAL (VALUES
-    {_lateral(MEMBER_RULES)}
-) AS r(rule, evidence)
-WHERE (<may_fire>) AND r.evidence IS NOT NULL
-""".replace("<may_fire>", _MAY_FIRE)  # noqa: S608 (our own fragments and values)
 
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
@@ -326,17 +320,11 @@ HOUSEHOLD_RULES: tuple[Check, ...] = (
     ),
 )
 
-_HOUSEHOLD_HITS = f"""
-INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
-SELECT r.rule, a.household_id::text, a.county_code, a.village_code, a.household_id, NULL,
-    r.evidence
-FROM alert_household AS a
-JOIN alert_county AS c ON c.county_code = a.county_code
-CROSS JOIN LATERAL (VALUES
-    {_lateral(HOUSEHOLD_RULES)}
-) AS r(rule, evidence)
-WHERE r.evidence IS NOT NULL
-"""  # noqa: S608 (our own fragments and values)
+_HOUSEHOLD_HITS = _hits(
+    HOUSEHOLD_RULES,
+    "a.household_id::text, a.county_code, a.village_code, a.household_id, NULL::uuid",
+    "FROM alert_household AS a JOIN alert_county AS c ON c.county_code = a.county_code",
+)
 
 # Income per head below the line of the household's village for the year (none: not
 # evaluated; no income: does not fire; exactly the line: does not fire). $1 period, $2/$3.
@@ -458,17 +446,12 @@ REGION_RULES: tuple[Check, ...] = (
     ),
 )
 
-_REGION_HITS = f"""
-INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
-SELECT r.rule, g.region_code, g.county_code, g.region_code, NULL, NULL, r.evidence
-FROM alert_region AS g
-JOIN alert_county AS c ON c.county_code = g.county_code
-LEFT JOIN alert_target AS t ON t.region_code = g.region_code
-CROSS JOIN LATERAL (VALUES
-    {_lateral(REGION_RULES)}
-) AS r(rule, evidence)
-WHERE r.evidence IS NOT NULL
-"""  # noqa: S608 (our own fragments and values)
+_REGION_HITS = _hits(
+    REGION_RULES,
+    "g.region_code, g.county_code, g.region_code, NULL::uuid, NULL::uuid",
+    "FROM alert_region AS g JOIN alert_county AS c ON c.county_code = g.county_code"
+    " LEFT JOIN alert_target AS t ON t.region_code = g.region_code",
+)
 
 _OUTPUT = """
 DROP TABLE IF EXISTS pg_temp.alert_hit, pg_temp.alert_evaluated, pg_temp.alert_member,
