@@ -7,12 +7,13 @@ A run, in the caller's transaction:
    (`app.alerts.staging`);
 2. reads every member of the registry under the region once, with its household and its
    one-row employment history (`app.alerts.history`), into `alert_member`: the facts of the
-   period each rule needs (this month, last month, the last 12 months, consecutive months,
-   year-to-date income), O(1) per member;
-3. evaluates the member rules in one pass over those facts (each rule a named predicate and
-   the evidence it records), then the household rules over the facts grouped by household
-   and over the households themselves, then the regional rules over the facts grouped by
-   village and township.
+   period each rule needs (this month, last month, the last 12 months, the masks of months
+   away and flexible, year-to-date income), O(1) per member; `employment` is never read;
+3. evaluates the member rules over those facts (each rule a `Check`: a named predicate and
+   the evidence it records, in one place), then the household rules over the facts grouped
+   by household and over the households themselves, then the regional rules over the
+   households grouped by village and township. The rules that read other tables (pushes,
+   help requests, visits, open items) join them to the facts or the households.
 
 It answers in two temporary tables (dropped at commit): `alert_hit`, one row per rule and
 subject that fires, with its evidence, and `alert_evaluated`, every (county, rule) pair
@@ -169,7 +170,7 @@ LEFT JOIN member_intent AS i ON i.member_id = p.id
 WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
 """.replace("<history>", _HISTORY_FACTS)  # noqa: S608 (our own fragments and values)
 
-# --- The member rules: one pass, each rule a predicate and its evidence ----------------------
+# --- The member rules: each a predicate over the facts and its evidence ---------------------
 
 
 _AWAY_RUN = _run("m.away", "m.o", _t(R.subsidy_eligible, "away_months"))

@@ -28,39 +28,36 @@ $$
 
 OVERLAY = """
 CREATE FUNCTION employment_history_overlay(
-    h member_employment_history, member uuid, months_in integer[], working_in boolean[],
-    away_in boolean[], flexible_in boolean[], farming_in boolean[], employers_in integer[],
-    incomes_in bigint[]
+    h member_employment_history, member uuid, months integer[], working boolean[],
+    away boolean[], flexible boolean[], farming boolean[], employers integer[],
+    incomes bigint[]
 ) RETURNS member_employment_history
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    -- Local variables throughout: plpgsql reads and edits a local array in place, but
-    -- copies an argument's or a record field's on every subscript.
-    months integer[] := months_in;
-    working boolean[] := working_in;
-    away boolean[] := away_in;
-    flexible boolean[] := flexible_in;
-    farming boolean[] := farming_in;
-    employers integer[] := employers_in;
-    incomes bigint[] := incomes_in;
-    old_keys integer[] := h.employers;
-    old_ytd bigint[] := h.ytd;
+    -- The arrays edited are local variables: plpgsql edits those in place, a record's
+    -- field it would copy on every assignment.
+    old_keys integer[];
+    old_ytd bigint[];
+    given bigint[] := array_fill(NULL::bigint, ARRAY[36]);
     base integer;
     top integer;
     shift integer;
+    lo integer := 36;  -- the first month whose income or employer may have changed
     recorded bigint := 0;
     working_bits bigint := 0;
     away_bits bigint := 0;
     flexible_bits bigint := 0;
     farming_bits bigint := 0;
     changed bigint := 0;
-    keys integer[] := array_fill(0, ARRAY[36]);
-    income bigint[] := array_fill(0::bigint, ARRAY[36]);
-    ytd bigint[] := array_fill(0::bigint, ARRAY[36]);
+    keys integer[];
+    ytd bigint[];
     i integer;
+    j integer;
     k integer;
     b bigint;
-    run bigint := 0;
+    run bigint;
+    old bigint;
+    old_before bigint;
     prev integer := 0;
 BEGIN
     FOR k IN 1 .. coalesce(cardinality(months), 0) LOOP
@@ -70,20 +67,33 @@ BEGIN
     IF h.member_id IS NOT NULL AND (top IS NULL OR h.base > base) THEN
         base := h.base;
     END IF;
-    IF h.member_id IS NOT NULL THEN
+    IF h.member_id IS NULL THEN
+        keys := array_fill(0, ARRAY[36]);
+        ytd := array_fill(0::bigint, ARRAY[36]);
+    ELSIF h.base = base THEN
+        recorded := h.recorded; working_bits := h.working; away_bits := h.away;
+        flexible_bits := h.flexible; farming_bits := h.farming; changed := h.changed;
+        keys := h.employers;
+        ytd := h.ytd;
+    ELSE
+        -- The window moves by whole years: each kept month keeps its year-to-date income.
         shift := base - h.base;
+        keys := array_fill(0, ARRAY[36]);
+        ytd := array_fill(0::bigint, ARRAY[36]);
         IF shift < 36 THEN
             recorded := h.recorded >> shift;
             working_bits := h.working >> shift;
             away_bits := h.away >> shift;
             flexible_bits := h.flexible >> shift;
             farming_bits := h.farming >> shift;
+            old_keys := h.employers;
+            old_ytd := h.ytd;
             FOR i IN 0 .. 35 - shift LOOP
                 keys[i + 1] := old_keys[i + shift + 1];
-                income[i + 1] := old_ytd[i + shift + 1]
-                    - CASE WHEN (i + shift) % 12 = 0 THEN 0 ELSE old_ytd[i + shift] END;
+                ytd[i + 1] := old_ytd[i + shift + 1];
             END LOOP;
         END IF;
+        lo := 0;  -- the first month worked in the window has lost its predecessor
     END IF;
     FOR k IN 1 .. coalesce(cardinality(months), 0) LOOP
         i := months[k] - base;
@@ -96,19 +106,38 @@ BEGIN
             ELSE flexible_bits & ~b END;
         farming_bits := CASE WHEN farming[k] THEN farming_bits | b ELSE farming_bits & ~b END;
         keys[i + 1] := CASE WHEN working[k] THEN employers[k] ELSE 0 END;
-        income[i + 1] := incomes[k];
+        given[i + 1] := incomes[k];
+        IF i < lo THEN lo := i; END IF;
     END LOOP;
-    FOR i IN 0 .. 35 LOOP
-        IF i % 12 = 0 THEN run := 0; END IF;
-        run := run + income[i + 1];
-        ytd[i + 1] := run;
-        IF keys[i + 1] <> 0 THEN
-            IF prev <> 0 AND prev <> keys[i + 1] THEN
-                changed := changed | (1::bigint << i);
+    IF lo < 36 THEN
+        -- Year-to-date income from the first month changed on (before it nothing moves):
+        -- each month's own income is its given one, or its old total less the month
+        -- before's old total.
+        old_before := CASE WHEN lo % 12 = 0 THEN 0 ELSE ytd[lo] END;
+        run := old_before;
+        FOR i IN lo .. 35 LOOP
+            IF i % 12 = 0 THEN run := 0; old_before := 0; END IF;
+            old := ytd[i + 1];
+            run := run + coalesce(given[i + 1], old - old_before);
+            old_before := old;
+            ytd[i + 1] := run;
+        END LOOP;
+        -- Employer changes from there on, against the last employer before it.
+        j := lo - 1;
+        WHILE j >= 0 AND prev = 0 LOOP
+            prev := keys[j + 1];
+            j := j - 1;
+        END LOOP;
+        changed := changed & ((1::bigint << lo) - 1);
+        FOR i IN lo .. 35 LOOP
+            IF keys[i + 1] <> 0 THEN
+                IF prev <> 0 AND prev <> keys[i + 1] THEN
+                    changed := changed | (1::bigint << i);
+                END IF;
+                prev := keys[i + 1];
             END IF;
-            prev := keys[i + 1];
-        END IF;
-    END LOOP;
+        END LOOP;
+    END IF;
     RETURN ROW(member, base, recorded, working_bits, away_bits, flexible_bits, farming_bits,
         changed, keys, ytd)::member_employment_history;
 END
@@ -128,18 +157,25 @@ DECLARE
     farming boolean[] := '{}';
     employers integer[] := '{}';
     incomes bigint[] := '{}';
-    i integer;
+    keys integer[] := x.employers;
+    ytd bigint[] := x.ytd;
+    rest bigint := x.recorded;
+    i integer := 35;
 BEGIN
-    FOR i IN 0 .. 35 LOOP
-        CONTINUE WHEN (x.recorded >> i) & 1 = 0;
-        months := months || (x.base + i);
-        working := working || ((x.working >> i) & 1 = 1);
-        away := away || ((x.away >> i) & 1 = 1);
-        flexible := flexible || ((x.flexible >> i) & 1 = 1);
-        farming := farming || ((x.farming >> i) & 1 = 1);
-        employers := employers || x.employers[i + 1];
-        incomes := incomes
-            || (x.ytd[i + 1] - CASE WHEN i % 12 = 0 THEN 0 ELSE x.ytd[i] END);
+    -- `x`'s months, latest first (a write is most often of the latest months): each with
+    -- its own income, its year-to-date total less the month before's.
+    WHILE rest <> 0 LOOP
+        IF (rest >> i) & 1 = 1 THEN
+            months := months || (x.base + i);
+            working := working || ((x.working >> i) & 1 = 1);
+            away := away || ((x.away >> i) & 1 = 1);
+            flexible := flexible || ((x.flexible >> i) & 1 = 1);
+            farming := farming || ((x.farming >> i) & 1 = 1);
+            employers := employers || keys[i + 1];
+            incomes := incomes || (ytd[i + 1] - CASE WHEN i % 12 = 0 THEN 0 ELSE ytd[i] END);
+            rest := rest & ~(1::bigint << i);
+        END IF;
+        i := i - 1;
     END LOOP;
     RETURN employment_history_overlay(
         h, x.member_id, months, working, away, flexible, farming, employers, incomes

@@ -5,10 +5,12 @@ from the stored months (`app.alerts.history.REBUILD`)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from app.alerts.history import HISTORY_MONTHS, month_index
@@ -18,7 +20,9 @@ from app.core.crypto import PiiCipher
 from app.core.scope import Scope
 from app.demo.population import seed_population
 from app.feed.apply import apply_records
+from app.households import writer
 from tests.feed.records import VILLAGE_A, month, record
+from tests.households.factories import PersonSpec, make_household
 
 SYSTEM = Principal.system("feed.sync").actor
 _COLUMNS = "base, recorded, working, away, flexible, farming, changed, employers, ytd"
@@ -179,3 +183,39 @@ async def test_the_demo_population_has_its_history(app, settings, db):
     assert labourers
     for member_id in labourers:
         await _agrees(db, member_id)
+
+
+@pytest.mark.parametrize("first_month", ["2026-06", None])
+async def test_two_batches_writing_one_member_at_once_both_land(app, settings, db, first_month):
+    """Two transactions write other months of one member at the same time: the second waits
+    on the first's history row (or its new row), then folds its month into the latest
+    version. Without history yet (`None`), both insert and the second meets the first's
+    row."""
+    _, (member,) = await make_household(db, settings, VILLAGE_A, [PersonSpec("韦一")])
+    if first_month:
+        async with app.state.db.driver_connection() as connection, connection.transaction():
+            await writer.write_employment(connection, [_month(member.id, first_month)])
+
+    async with app.state.db.driver_connection() as one, app.state.db.driver_connection() as two:
+        first = one.transaction()
+        await first.start()
+        await writer.write_employment(one, [_month(member.id, "2026-09")])
+        second = asyncio.create_task(_write_in(two, _month(member.id, "2026-10")))
+        await asyncio.sleep(0.3)
+        assert not second.done()  # waiting on the first's row
+        await first.commit()
+        await second
+    base, recorded = (await _agrees(db, member.id))[:2]
+    assert _bit(recorded, base, "2026-09") and _bit(recorded, base, "2026-10")
+
+
+def _month(member_id: uuid.UUID, period: str) -> writer.EmploymentWrite:
+    return writer.EmploymentWrite(
+        actor=SYSTEM, member_id=member_id, period=period, status="务工", work_region="县内",
+        channel="灵活就业", employer=None, months=1, income=None, source="manual",
+    )  # fmt: skip
+
+
+async def _write_in(connection: Any, row: writer.EmploymentWrite) -> None:
+    async with connection.transaction():
+        await writer.write_employment(connection, [row])
