@@ -13,9 +13,9 @@ already built for N.
 
 Then, in one process and one run, after the same warm-up (each measured thing run once):
 
-- **floor**: `SELECT count(*) FROM member_employment` (the 12 months), best of three;
+- **floor**: `SELECT count(*) FROM member_employment` (the 12 months), best of `--repeats` (three);
 - **run**: `app.alerts.engine.evaluate` of every rule for the last period over the province,
-  best of three, each in its own transaction (rolled back), with the time of each step;
+  best of `--repeats` (three), each in its own transaction (rolled back), timed per rule;
 - the process's peak RSS (`ru_maxrss`), and EXPLAIN (ANALYZE, BUFFERS) of the slowest step.
 
 Target (issue 15): the run at most 10× the floor, under 60 s, the worker under 1 GB.
@@ -177,7 +177,7 @@ def _stopwatch(
     return on_rule
 
 
-async def measure(url: str) -> list[str]:
+async def measure(url: str, repeats: int) -> list[str]:
     pool = create_async_engine(_asyncpg(url), pool_size=1)
     counts: list[float] = []
     runs: list[tuple[float, dict[str, float], dict[str, int]]] = []
@@ -187,13 +187,13 @@ async def measure(url: str) -> list[str]:
         await session.rollback()
         await engine.evaluate(session, period=PERIOD, region_code=PROVINCE, now=NOW)
         await session.rollback()
-        for _ in range(3):
+        for _ in range(repeats):
             connection = await session_driver_connection(session)
             started = time.monotonic()
             rows = await connection.fetchval("SELECT count(*) FROM member_employment")
             counts.append(time.monotonic() - started)
             await session.rollback()
-        for _ in range(3):
+        for _ in range(repeats):
             marks: dict[str, float] = {}
             started = time.monotonic()
             on_rule = _stopwatch(marks, started)
@@ -256,6 +256,7 @@ def main() -> None:
     parser.add_argument("--labourers", type=int, default=3_000_000)
     parser.add_argument("--reuse", action="store_true", help="keep a database built for N")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="measured runs of each")
     args = parser.parse_args()
     name = f"wengang_bench_alerts_{args.labourers}"
     url = harness.database_url(name)
@@ -270,7 +271,7 @@ def main() -> None:
         print(f"built in {time.monotonic() - started:.0f} s")
     if args.build_only:
         return
-    lines = asyncio.run(measure(url))
+    lines = asyncio.run(measure(url, args.repeats))
     harness.publish(f"alerts_{args.labourers}.md", lines)
 
 

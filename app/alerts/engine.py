@@ -46,7 +46,11 @@ from app.policy.values import (
 
 R = AlertRule
 
-RUN_WORK_MEM = "256MB"
+# Planner settings for the run's statements, restored after it: hash joins and aggregates
+# over every member of a province in memory, not in batches; and the member pass, which reads
+# only the registry's own tables, spread over parallel workers even though it hands every
+# member's row back to the leader (the default tuple cost keeps such a pass on one core).
+RUN_SETTINGS = {"work_mem": "256MB", "parallel_tuple_cost": "0.001", "parallel_setup_cost": "0"}
 
 assert set(AWAY_REGIONS) == {WorkRegion.out_of_province, WorkRegion.in_province}
 assert Channel.farming == "务农" and EmploymentStatus.working == "务工"
@@ -531,8 +535,11 @@ async def evaluate(
     `on_rule(rule, hits)` is awaited after each rule."""
     connection = await session_driver_connection(session)
     # Hash joins and aggregates over every member of a province: in memory, not in batches.
-    work_mem = await connection.fetchval("SELECT current_setting('work_mem')")
-    await connection.execute("SELECT set_config('work_mem', $1, true)", RUN_WORK_MEM)
+    before = {
+        name: await connection.fetchval("SELECT current_setting($1)", name) for name in RUN_SETTINGS
+    }
+    for name, value in RUN_SETTINGS.items():
+        await connection.execute("SELECT set_config($1, $2, true)", name, value)
     await connection.execute(_OUTPUT)
     staged = await stage(connection, region_code=region_code, year=int(period[:4]))
     await connection.executemany(
@@ -555,9 +562,8 @@ async def evaluate(
 
     for step in steps(period, region_code, now):
         await connection.execute(step.statement, *step.arguments)
-        if step.creates:
-            await connection.execute(f"ANALYZE {step.creates}")
         if step.rules:
             await done(*step.rules)
-    await connection.execute("SELECT set_config('work_mem', $1, true)", work_mem)
+    for name, value in before.items():
+        await connection.execute("SELECT set_config($1, $2, true)", name, value)
     return counts
