@@ -32,7 +32,7 @@ from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
 from app.alerts.staging import stage, switch_column, threshold_column
 from app.core.db import session_driver_connection
 from app.core.periods import shift_period
-from app.core.scope import RegionLevel, code_range, level_of
+from app.core.scope import code_range
 from app.policy.alerts import AlertRule, period_cutoff
 from app.policy.help_requests import TRAINING_CATEGORY
 from app.policy.jobs import PUSH_INTENTS
@@ -149,9 +149,8 @@ _HISTORY_FACTS = f"""
     CROSS JOIN LATERAL (SELECT $1::integer - e.base AS o) AS x"""  # noqa: S608
 
 # Every member of the registry under the region ($2 low, $3 high village code), with its
-# household, county and facts. `<fence>`: for a province or a city, the history's facts are
-# computed as it is read (the rows carried through the joins are then narrow); for a smaller
-# region, the planner is left free to look members up by key.
+# household, county and facts. It reads only the registry's own tables (no temporary one), so
+# that for a province it runs as parallel hash joins.
 _MEMBERS = f"""
 CREATE TEMP TABLE alert_member ON COMMIT DROP AS
 SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
@@ -169,7 +168,7 @@ SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
     i.intent
 FROM member AS p
 JOIN household AS h ON h.id = p.household_id
-LEFT JOIN (<history> <fence>) AS f ON f.member_id = p.id
+LEFT JOIN (<history>) AS f ON f.member_id = p.id
 LEFT JOIN member_intent AS i ON i.member_id = p.id
 WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
 """.replace("<history>", _HISTORY_FACTS)  # noqa: S608 (our own fragments and values)
@@ -468,8 +467,7 @@ CREATE TEMP TABLE alert_hit (
     region_code varchar(12) NOT NULL,
     household_id uuid,
     member_id uuid,
-    evidence jsonb NOT NULL,
-    PRIMARY KEY (rule, subject)
+    evidence jsonb NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE alert_evaluated (
     county_code varchar(12) NOT NULL,
@@ -496,15 +494,13 @@ def steps(period: str, region_code: str, now: datetime) -> list[Step]:
     month = int(period[5:7])
     low, high = code_range(region_code)
     last_month, first_month = shift_period(period, -1), shift_period(period, -11)
-    wide = level_of(region_code) in (RegionLevel.province, RegionLevel.city)
-    fence = "OFFSET 0" if wide else ""
     member_rules = tuple(check.rule for check in MEMBER_RULES)
     household_rules = tuple(check.rule for check in HOUSEHOLD_RULES)
     region_rules = tuple(check.rule for check in REGION_RULES)
     return [
         Step(
             "member facts",
-            _MEMBERS.replace("<fence>", fence),
+            _MEMBERS,
             (month_index(period), low, high),
             creates="alert_member",
         ),
