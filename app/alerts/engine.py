@@ -22,6 +22,7 @@ evaluated (the rule enabled in the county). Nothing else is written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,15 +82,14 @@ _INSERT_HITS = (
 )
 
 
-def _hits(checks: tuple[Check, ...], columns: str, source: str) -> str:
-    """One statement inserting the hits of `checks`: a scan of `source` per rule (a scan of
-    a narrow table each, cheaper than one scan building a row per rule and subject),
-    `columns` the subject's (subject, county, region, household, member)."""
-    return _INSERT_HITS + "\nUNION ALL\n".join(
-        f"SELECT '{check.rule.value}', {columns}, {check.evidence}\n{source}\n"
-        f"WHERE {_on(check.rule)} AND {check.when}"
+def _hits(checks: tuple[Check, ...], columns: str, source: str) -> dict[AlertRule, str]:
+    """Each check's statement inserting its hits: a scan of `source` (a narrow table) per
+    rule, `columns` the subject's (subject, county, region, household, member)."""
+    return {
+        check.rule: f"{_INSERT_HITS}SELECT '{check.rule.value}', {columns}, {check.evidence}\n"
+        f"{source}\nWHERE {_on(check.rule)} AND {check.when}"
         for check in checks
-    )
+    }
 
 
 # --- Bits of the history row ---------------------------------------------------------------
@@ -236,12 +236,12 @@ _MEMBERS = _MEMBERS.replace("<history>", _HISTORY_FACTS).replace(
 )
 
 # The member rules' hits: the members whose evidence the member pass wrote.
-_MEMBER_HITS = _INSERT_HITS + "\nUNION ALL\n".join(
-    f"SELECT '{check.rule.value}', m.member_id::text, m.county_code, m.village_code,"
-    f" m.household_id, m.member_id, m.{check.rule.value}\n"
+_MEMBER_HITS = {
+    check.rule: f"{_INSERT_HITS}SELECT '{check.rule.value}', m.member_id::text, m.county_code,"
+    f" m.village_code, m.household_id, m.member_id, m.{check.rule.value}\n"
     f"FROM alert_member AS m WHERE m.{check.rule.value} IS NOT NULL"
     for check in MEMBER_RULES
-)
+}
 
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
@@ -497,13 +497,19 @@ CREATE TEMP TABLE alert_evaluated (
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One statement of a run: the rules whose hits it adds, or the table of facts it makes."""
+    """One statement of a run."""
 
     name: str
     statement: str
     arguments: tuple[object, ...]
-    rules: tuple[AlertRule, ...] = ()
-    creates: str | None = None
+    rule: AlertRule | None = None  # the rule whose hits it inserts
+    creates: str | None = None  # or the table of facts it makes
+
+
+def _used(statement: str, arguments: tuple[object, ...]) -> tuple[object, ...]:
+    """The arguments a statement takes: `$1`…`$n`, the rules of a group using the first few."""
+    used = [int(n) for n in re.findall(r"\$(\d+)", statement)]
+    return arguments[: max(used, default=0)]
 
 
 def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[Step]:
@@ -512,9 +518,24 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
     month = int(period[5:7])
     low, high = code_range(region_code)
     last_month, first_month = shift_period(period, -1), shift_period(period, -11)
-    member_rules = tuple(check.rule for check in MEMBER_RULES)
-    household_rules = tuple(check.rule for check in HOUSEHOLD_RULES)
-    region_rules = tuple(check.rule for check in REGION_RULES)
+    hits = [
+        *(Step(rule.value, sql, (), rule) for rule, sql in _MEMBER_HITS.items()),
+        Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), R.intent_unassisted),
+        Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), R.training_overdue),
+    ]
+    households = [
+        *(
+            Step(rule.value, sql, _used(sql, (period,)), rule)
+            for rule, sql in _HOUSEHOLD_HITS.items()
+        ),
+        Step("below_monitoring_line", _BELOW_LINE, (period, low, high), R.below_monitoring_line),
+        Step("visit_overdue", _VISIT_OVERDUE, (cutoff, low, high), R.visit_overdue),
+        Step("data_inconsistent", _DATA_INCONSISTENT, (cutoff, low, high), R.data_inconsistent),
+    ]
+    regions = [
+        Step(rule.value, sql, _used(sql, (period, month)), rule)
+        for rule, sql in _REGION_HITS.items()
+    ]
     return [
         Step(
             "member facts",
@@ -522,16 +543,11 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
             (month_index(period), low, high, period, last_month, first_month),
             creates="alert_member",
         ),
-        Step("member rules", _MEMBER_HITS, (), member_rules),
-        Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), (R.intent_unassisted,)),
-        Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), (R.training_overdue,)),
+        *hits,
         Step("household facts", _HOUSEHOLD_FACTS, (), creates="alert_household"),
-        Step("household rules", _HOUSEHOLD_HITS, (period,), household_rules),
-        Step("below_monitoring_line", _BELOW_LINE, (period, low, high), (R.below_monitoring_line,)),
-        Step("visit_overdue", _VISIT_OVERDUE, (cutoff, low, high), (R.visit_overdue,)),
-        Step("data_inconsistent", _DATA_INCONSISTENT, (cutoff, low, high), (R.data_inconsistent,)),
+        *households,
         Step("region facts", _REGION_FACTS, (low, high), creates="alert_region"),
-        Step("region rules", _REGION_HITS, (period, month), region_rules),
+        *regions,
     ]
 
 
@@ -561,23 +577,12 @@ async def evaluate(
         [(county, rule.value) for county, rules in staged.enabled.items() for rule in rules],
     )
     counts: dict[AlertRule, int] = {rule: 0 for rule in AlertRule}
-
-    async def done(*rules: AlertRule) -> None:
-        rows = await connection.fetch(
-            "SELECT rule, count(*) AS n FROM alert_hit WHERE rule = ANY ($1::varchar[])"
-            " GROUP BY rule",
-            [rule.value for rule in rules],
-        )
-        for row in rows:
-            counts[AlertRule(row["rule"])] = row["n"]
-        if on_rule is not None:
-            for rule in rules:
-                await on_rule(rule, counts[rule])
-
     for step in steps(period, region_code, now, staged):
-        await connection.execute(step.statement, *step.arguments)
-        if step.rules:
-            await done(*step.rules)
+        status = await connection.execute(step.statement, *step.arguments)
+        if step.rule is not None:
+            counts[step.rule] = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+            if on_rule is not None:
+                await on_rule(step.rule, counts[step.rule])
     for name, value in before.items():
         await connection.execute("SELECT set_config($1, $2, true)", name, value)
     return counts
