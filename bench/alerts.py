@@ -209,6 +209,8 @@ async def measure(url: str, repeats: int) -> list[str]:
         connection = await session_driver_connection(session)
         await engine.evaluate(session, period=PERIOD, region_code=PROVINCE, now=NOW)
         staged = await staging.stage(connection, region_code=PROVINCE, year=int(PERIOD[:4]))
+        for name, value in engine.run_settings(PROVINCE).items():  # evaluate restored them
+            await connection.execute("SELECT set_config($1, $2, true)", name, value)
         timed: list[tuple[float, engine.Step, list[str]]] = []
         for step in engine.steps(PERIOD, PROVINCE, NOW, staged):
             statement = step.statement
@@ -216,11 +218,15 @@ async def measure(url: str, repeats: int) -> list[str]:
                 await connection.execute(f"DROP TABLE {step.creates}")
             else:
                 await connection.execute("TRUNCATE alert_hit")
+            for name, value in step.settings:
+                await connection.execute("SELECT set_config($1, $2, true)", name, value)
             started = time.monotonic()
             plan = await connection.fetch(
                 f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *step.arguments
             )
             timed.append((time.monotonic() - started, step, [r[0] for r in plan]))
+            for name, _ in step.settings:
+                await connection.execute("SELECT set_config($1, 'on', true)", name)
             if step.creates:
                 await connection.execute(f"ANALYZE {step.creates}")
         await session.rollback()

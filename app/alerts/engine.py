@@ -33,7 +33,7 @@ from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
 from app.alerts.staging import Staged, stage, switch_column, threshold_column
 from app.core.db import session_driver_connection
 from app.core.periods import shift_period
-from app.core.scope import code_range
+from app.core.scope import RegionLevel, code_range, level_of
 from app.policy.alerts import AlertRule, period_cutoff
 from app.policy.help_requests import TRAINING_CATEGORY
 from app.policy.jobs import PUSH_INTENTS
@@ -51,7 +51,27 @@ R = AlertRule
 # over every member of a province in memory, not in batches; and the member pass, which reads
 # only the registry's own tables, spread over parallel workers even though it hands every
 # member's row back to the leader (the default tuple cost keeps such a pass on one core).
-RUN_SETTINGS = {"work_mem": "256MB", "parallel_tuple_cost": "0.001", "parallel_setup_cost": "0"}
+# Compiling a statement (JIT) costs about a second of CPU: worth it for a province's member
+# pass, not for a county's.
+RUN_SETTINGS = {
+    "work_mem": "256MB",
+    "parallel_tuple_cost": "0.001",
+    "parallel_setup_cost": "0",
+    "jit_above_cost": "1000000",
+}
+
+
+def run_settings(region_code: str) -> dict[str, str]:
+    """The planner settings of a run over `region_code`."""
+    return dict(RUN_SETTINGS)
+
+
+def _by_hash(region_code: str) -> bool:
+    """Whether the member pass over `region_code` joins by hash only: over a county or more.
+    The planner cannot tell how many households a county's thresholds match (the join is on
+    a part of the village code) and, guessing few, would look every member up by key."""
+    return level_of(region_code) in (RegionLevel.province, RegionLevel.city, RegionLevel.county)
+
 
 assert set(AWAY_REGIONS) == {WorkRegion.out_of_province, WorkRegion.in_province}
 assert Channel.farming == "务农" and EmploymentStatus.working == "务工"
@@ -504,6 +524,7 @@ class Step:
     arguments: tuple[object, ...]
     rule: AlertRule | None = None  # the rule whose hits it inserts
     creates: str | None = None  # or the table of facts it makes
+    settings: tuple[tuple[str, str], ...] = ()  # planner settings for it alone
 
 
 def _used(statement: str, arguments: tuple[object, ...]) -> tuple[object, ...]:
@@ -542,6 +563,7 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
             _MEMBERS.replace("<counties>", staged.inline),
             (month_index(period), low, high, period, last_month, first_month),
             creates="alert_member",
+            settings=(("enable_nestloop", "off"),) if _by_hash(region_code) else (),
         ),
         *hits,
         Step("household facts", _HOUSEHOLD_FACTS, (), creates="alert_household"),
@@ -565,10 +587,11 @@ async def evaluate(
     `on_rule(rule, hits)` is awaited after each rule."""
     connection = await session_driver_connection(session)
     # Hash joins and aggregates over every member of a province: in memory, not in batches.
+    settings = run_settings(region_code)
     before = {
-        name: await connection.fetchval("SELECT current_setting($1)", name) for name in RUN_SETTINGS
+        name: await connection.fetchval("SELECT current_setting($1)", name) for name in settings
     }
-    for name, value in RUN_SETTINGS.items():
+    for name, value in settings.items():
         await connection.execute("SELECT set_config($1, $2, true)", name, value)
     await connection.execute(_OUTPUT)
     staged = await stage(connection, region_code=region_code, year=int(period[:4]))
@@ -578,7 +601,15 @@ async def evaluate(
     )
     counts: dict[AlertRule, int] = {rule: 0 for rule in AlertRule}
     for step in steps(period, region_code, now, staged):
+        kept = [
+            (name, await connection.fetchval("SELECT current_setting($1)", name))
+            for name, _ in step.settings
+        ]
+        for name, value in step.settings:
+            await connection.execute("SELECT set_config($1, $2, true)", name, value)
         status = await connection.execute(step.statement, *step.arguments)
+        for name, value in kept:
+            await connection.execute("SELECT set_config($1, $2, true)", name, value)
         if step.rule is not None:
             counts[step.rule] = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
             if on_rule is not None:
