@@ -1,5 +1,6 @@
 """Every domain's models, imported so `Base.metadata` knows all tables (Alembic, tests)."""
 
+from app.alerts.history_models import MemberEmploymentHistory
 from app.alerts.models import Alert, AlertCountyPeriod, AlertRun
 from app.alerts.settings_models import (
     AlertRuleSetting,
@@ -70,6 +71,7 @@ __all__ = [
     "JobPush",
     "Member",
     "MemberEmployment",
+    "MemberEmploymentHistory",
     "MemberIntent",
     "MonitoringLine",
     "Notification",

@@ -1,88 +1,576 @@
-"""Evaluating the rules for a period over a region, into two temporary tables the episode merge
-reads (`app.alerts.episodes`):
+"""The monthly alert rules, evaluated set-based over the population of a region for one period
+(`docs/alert_rules.md` states each rule; `app.policy.alerts` names them and their thresholds).
 
-- `alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)`:
-  who the rule fires for this period, at most one row per (rule, subject);
-- `alert_evaluated (county_code, rule)`: every (county, rule) pair evaluated (enabled).
+A run, in the caller's transaction:
 
-This module evaluates 就业转失业 (employment_lost) only.
+1. stages each county's thresholds, each village's monitoring line and each region's target
+   (`app.alerts.staging`);
+2. reads every member of the registry under the region once, with its household and its
+   one-row employment history (`app.alerts.history`), into `alert_member`: the facts of the
+   period each rule needs (this month, last month, the last 12 months, the masks of months
+   away and flexible, year-to-date income), O(1) per member; `employment` is never read;
+3. evaluates the member rules over those facts (each rule a `Check`: a named predicate and
+   the evidence it records, in one place), then the household rules over the facts grouped
+   by household and over the households themselves, then the regional rules over the
+   households grouped by village and township. The rules that read other tables (pushes,
+   help requests, visits, open items) join them to the facts or the households.
+
+It answers in two temporary tables (dropped at commit): `alert_hit`, one row per rule and
+subject that fires, with its evidence, and `alert_evaluated`, every (county, rule) pair
+evaluated (the rule enabled in the county). Nothing else is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
+from app.alerts.staging import Staged, stage, switch_column, threshold_column
+from app.core.db import session_driver_connection
 from app.core.periods import shift_period
 from app.core.scope import RegionLevel, code_range, level_of
-from app.policy.alerts import AlertRule
+from app.policy.alerts import AlertRule, period_cutoff
+from app.policy.help_requests import TRAINING_CATEGORY
+from app.policy.jobs import PUSH_INTENTS
+from app.policy.values import (
+    LABOUR_FORCE,
+    Channel,
+    EmploymentStatus,
+    HouseholdCategory,
+    WorkRegion,
+)
 
-_TABLES = """
-DROP TABLE IF EXISTS alert_hit, alert_evaluated;
-CREATE TEMPORARY TABLE alert_hit (
+R = AlertRule
+
+# Planner settings for the run's statements, restored after it: hash joins and aggregates
+# over every member of a province in memory, not in batches; and the member pass, which reads
+# only the registry's own tables, spread over parallel workers even though it hands every
+# member's row back to the leader (the default tuple cost keeps such a pass on one core).
+# Compiling a statement (JIT) costs about a second of CPU: worth it for a province's member
+# pass, not for a county's.
+RUN_SETTINGS = {
+    "work_mem": "256MB",
+    "parallel_tuple_cost": "0.001",
+    "parallel_setup_cost": "0",
+    "jit_above_cost": "1000000",
+}
+
+
+def run_settings(region_code: str) -> dict[str, str]:
+    """The planner settings of a run over `region_code`."""
+    return dict(RUN_SETTINGS)
+
+
+def _by_hash(region_code: str) -> bool:
+    """Whether the member pass over `region_code` joins by hash only: over a county or more.
+    The planner cannot tell how many households a county's thresholds match (the join is on
+    a part of the village code) and, guessing few, would look every member up by key."""
+    return level_of(region_code) in (RegionLevel.province, RegionLevel.city, RegionLevel.county)
+
+
+assert set(AWAY_REGIONS) == {WorkRegion.out_of_province, WorkRegion.in_province}
+assert Channel.farming == "务农" and EmploymentStatus.working == "务工"
+
+
+def _on(rule: AlertRule) -> str:
+    return f"c.{switch_column(rule)}"
+
+
+def _t(rule: AlertRule, name: str) -> str:
+    return f"c.{threshold_column(rule, name)}"
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in sorted(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    rule: AlertRule
+    when: str  # over the rule's facts and `c` (alert_county)
+    evidence: str  # a jsonb object of the figures
+
+
+_INSERT_HITS = (
+    "INSERT INTO alert_hit"
+    " (rule, subject, county_code, region_code, household_id, member_id, evidence)\n"
+)
+
+
+def _hits(checks: tuple[Check, ...], columns: str, source: str) -> dict[AlertRule, str]:
+    """Each check's statement inserting its hits: a scan of `source` (a narrow table) per
+    rule, `columns` the subject's (subject, county, region, household, member)."""
+    return {
+        check.rule: f"{_INSERT_HITS}SELECT '{check.rule.value}', {columns}, {check.evidence}\n"
+        f"{source}\nWHERE {_on(check.rule)} AND {check.when}"
+        for check in checks
+    }
+
+
+# --- Bits of the history row ---------------------------------------------------------------
+# `o` is the period's place in the member's window (`$1 - e.base`); a month outside the window
+# (before it: unknown; after it: nothing recorded yet) has no bit set.
+
+
+def _bit(mask: str, offset: str) -> str:
+    return (
+        f"CASE WHEN {offset} BETWEEN 0 AND {WINDOW - 1} THEN ({mask} >> ({offset})) & 1 = 1"
+        " ELSE false END"
+    )
+
+
+def _span(last: str, months: str) -> str:
+    """The mask of the `months` months ending with `last`, clipped to the window."""
+    low = f"greatest({last} - ({months}) + 1, 0)"
+    high = f"least({last}, {WINDOW - 1})"
+    return (
+        f"CASE WHEN {high} < {low} THEN 0::bigint"
+        f" ELSE ((1::bigint << ({high} - {low} + 1)) - 1) << {low} END"
+    )
+
+
+def _run(mask: str, last: str, months: str) -> str:
+    """`months` consecutive months ending with `last`, every one of them in `mask`."""
+    full = f"(((1::bigint << ({months})) - 1) << ({last} - ({months}) + 1))"
+    return (
+        f"CASE WHEN {last} - ({months}) + 1 >= 0 AND {last} <= {WINDOW - 1}"
+        f" THEN ({mask} & {full}) = {full} ELSE false END"
+    )
+
+
+def _ytd(offset: str) -> str:
+    """Income from January to the month at `offset`: unknown before the window, nothing after."""
+    return (
+        f"CASE WHEN {offset} < 0 THEN NULL WHEN {offset} > {WINDOW - 1} THEN 0"
+        f" ELSE e.ytd[{offset} + 1] END"
+    )
+
+
+# What the rules need of a member's history for the period, from its row alone ($1 the
+# period's month index). Members without history have none of it.
+_HISTORY_FACTS = f"""
+    SELECT e.member_id, x.o,
+        {_bit("e.recorded", "x.o")} AS cur_recorded,
+        {_bit("e.working", "x.o")} AS cur_working,
+        {_bit("e.farming", "x.o")} AS cur_farming,
+        {_bit("e.working", "x.o - 1")} AS prev_working,
+        {_bit("e.away", "x.o - 1")} AS prev_away,
+        bit_count((e.working & {_span("x.o", "12")})::bit(64))::smallint AS months_worked,
+        bit_count((e.changed & {_span("x.o", "12")})::bit(64))::smallint AS employer_changes,
+        e.away, e.flexible,
+        {_ytd("x.o")} AS ytd_this,
+        {_ytd("x.o - 12")} AS ytd_last
+    FROM member_employment_history AS e
+    CROSS JOIN LATERAL (SELECT $1::integer - e.base AS o) AS x"""  # noqa: S608
+
+# --- The member rules: each a predicate over the facts and its evidence ---------------------
+
+
+_AWAY_RUN = _run("m.away", "m.o", _t(R.subsidy_eligible, "away_months"))
+_FLEXIBLE_RUN = _run("m.flexible", "m.o", _t(R.subsidy_eligible, "flexible_months"))
+
+# $4 the period, $5 last month, $6 the first month of the 12 ending with the period.
+MEMBER_RULES: tuple[Check, ...] = (
+    # 务工 last month, a record this month saying 未务工 (no record: unknown).
+    Check(
+        R.employment_lost,
+        "m.prev_working AND m.cur_recorded AND NOT m.cur_working",
+        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
+        " 'last_month_status', '务工', 'status', '未务工')",
+    ),
+    # Working 省外 or 省内县外 last month; recorded and not working this month.
+    Check(
+        R.returned_home,
+        "m.prev_away AND m.cur_recorded AND NOT m.cur_working",
+        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
+        " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+    ),
+    # In the 12 months ending with the period: worked, but fewer months than the county's
+    # minimum, or as many employer changes as its maximum or more.
+    Check(
+        R.unstable_employment,
+        "m.months_worked >= 1 AND (m.months_worked"
+        f" < {_t(R.unstable_employment, 'min_months_employed')}"
+        f" OR m.employer_changes >= {_t(R.unstable_employment, 'max_employer_changes')})",
+        "jsonb_build_object('from', $6::text, 'to', $4::text,"
+        " 'months_employed', m.months_worked, 'employer_changes', m.employer_changes,"
+        f" 'min_months_employed', {_t(R.unstable_employment, 'min_months_employed')},"
+        f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')})",
+    ),
+    # Working away (省外/省内县外) the county's number of months in a row ending with the
+    # period, or 灵活就业 its number of months in a row.
+    Check(
+        R.subsidy_eligible,
+        f"({_AWAY_RUN} OR {_FLEXIBLE_RUN})",
+        "jsonb_build_object('period', $4::text, 'basis',"
+        f" CASE WHEN {_AWAY_RUN} THEN 'away' ELSE 'flexible' END, 'months',"
+        f" CASE WHEN {_AWAY_RUN} THEN {_t(R.subsidy_eligible, 'away_months')}"
+        f" ELSE {_t(R.subsidy_eligible, 'flexible_months')} END)",
+    ),
+)
+
+# Every member of the registry under the region ($2 low, $3 high village code), with its
+# household, county and the facts of the period; and, for each member rule, its evidence
+# when it fires. It reads no temporary table (the counties' thresholds are written into it,
+# `Staged.inline`), so that for a province it runs as parallel hash joins, the rules'
+# evidence built in the workers.
+_MEMBERS = f"""
+CREATE TEMP TABLE alert_member ON COMMIT DROP AS
+SELECT m.member_id, m.household_id, m.village_code, m.category, m.county_code, m.labour,
+    m.cur_working, m.cur_farming, m.prev_working, m.ytd_this, m.ytd_last, m.intent,
+    <evidence>
+FROM (
+    SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
+        rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
+        p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
+        coalesce(f.cur_recorded, false) AS cur_recorded,
+        coalesce(f.cur_working, false) AS cur_working,
+        coalesce(f.cur_farming, false) AS cur_farming,
+        coalesce(f.prev_working, false) AS prev_working,
+        coalesce(f.prev_away, false) AS prev_away,
+        coalesce(f.months_worked, 0) AS months_worked,
+        coalesce(f.employer_changes, 0) AS employer_changes,
+        f.o, f.away, f.flexible,
+        coalesce(f.ytd_this, 0) AS ytd_this, f.ytd_last,
+        i.intent
+    FROM member AS p
+    JOIN household AS h ON h.id = p.household_id
+    LEFT JOIN (<history>) AS f ON f.member_id = p.id
+    LEFT JOIN member_intent AS i ON i.member_id = p.id
+    WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
+) AS m
+JOIN <counties> ON c.county_code = m.county_code
+"""  # noqa: S608 (our own fragments and values)
+_MEMBERS = _MEMBERS.replace("<history>", _HISTORY_FACTS).replace(
+    "<evidence>",
+    ",\n    ".join(
+        f"CASE WHEN {_on(check.rule)} AND {check.when} THEN {check.evidence} END"
+        f" AS {check.rule.value}"
+        for check in MEMBER_RULES
+    ),
+)
+
+# The member rules' hits: the members whose evidence the member pass wrote.
+_MEMBER_HITS = {
+    check.rule: f"{_INSERT_HITS}SELECT '{check.rule.value}', m.member_id::text, m.county_code,"
+    f" m.village_code, m.household_id, m.member_id, m.{check.rule.value}\n"
+    f"FROM alert_member AS m WHERE m.{check.rule.value} IS NOT NULL"
+    for check in MEMBER_RULES
+}
+
+# Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
+# pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
+# county's minimum. $1 the period, $2 the cut-off.
+_INTENT_UNASSISTED = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.intent_unassisted.value}', m.member_id::text, m.county_code, m.village_code,
+    m.household_id, m.member_id,
+    jsonb_build_object('period', $1::text, 'intent', m.intent, 'full_rounds', f.rounds,
+        'min_rounds', {_t(R.intent_unassisted, "min_rounds")},
+        'jobs_per_round', {_t(R.intent_unassisted, "jobs_per_round")})
+FROM alert_member AS m
+JOIN alert_county AS c ON c.county_code = m.county_code
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE n.jobs >= {_t(R.intent_unassisted, "jobs_per_round")})::integer
+        AS rounds
+    FROM (
+        SELECT count(*) AS jobs FROM job_push AS j
+        WHERE j.member_id = m.member_id AND j.pushed_at < $2::timestamptz
+        GROUP BY j.round
+    ) AS n
+) AS f
+WHERE {_on(R.intent_unassisted)} AND m.intent IN ({_quoted(PUSH_INTENTS)})
+    AND NOT m.cur_working AND f.rounds < {_t(R.intent_unassisted, "min_rounds")}
+"""  # noqa: S608 (our own fragments and values)
+
+# A 技能培训 request accepted more than the county's days before the cut-off (the deadline of
+# `app.policy.help_requests`, on the Shanghai clock), still open then (not resolved or
+# withdrawn before it), with no enrolment (`enrolled`) made after its acceptance and before
+# the cut-off. The member's oldest such request names the alert. $1 cut-off, $2/$3 range.
+_TRAINING_OVERDUE = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT DISTINCT ON (p.id) '{R.training_overdue.value}', p.id::text, v.county_code,
+    h.village_code, h.id, p.id,
+    jsonb_build_object('request_id', r.id::text,
+        'accepted_at', to_char(r.accepted_at AT TIME ZONE 'Asia/Shanghai',
+            'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+        'days', floor(extract(epoch FROM $1::timestamptz - r.accepted_at) / 86400)::integer,
+        'limit_days', {_t(R.training_overdue, "days")})
+FROM help_request AS r
+JOIN member AS p ON p.id = r.member_id AND p.deleted_at IS NULL
+JOIN household AS h ON h.id = p.household_id
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+WHERE {_on(R.training_overdue)} AND r.category = '{TRAINING_CATEGORY.value}'
+    AND r.accepted_at IS NOT NULL AND h.village_code BETWEEN $2 AND $3
+    AND (r.accepted_at AT TIME ZONE 'Asia/Shanghai'
+        + make_interval(days => {_t(R.training_overdue, "days")})) AT TIME ZONE 'Asia/Shanghai' < $1
+    AND (r.resolved_at IS NULL OR r.resolved_at >= $1)
+    AND (r.withdrawn_at IS NULL OR r.withdrawn_at >= $1)
+    AND NOT EXISTS (
+        SELECT 1 FROM training_enrollment AS t
+        WHERE t.member_id = r.member_id AND t.status = 'enrolled'
+            AND t.created_at >= r.accepted_at AND t.created_at < $1
+    )
+ORDER BY p.id, r.accepted_at, r.id
+"""  # noqa: S608 (our own fragments and values)
+
+# --- Household rules -------------------------------------------------------------------------
+
+# Per household, from its members' facts: labour force, who works (务农 counted as the county
+# says), and the year-to-date wage income of this year and of the same months last year.
+_HOUSEHOLD_FACTS = """
+CREATE TEMP TABLE alert_household ON COMMIT DROP AS
+SELECT m.household_id, m.county_code, m.village_code, m.category,
+    count(*) FILTER (WHERE m.labour)::integer AS labour,
+    count(*) FILTER (WHERE m.cur_working)::integer AS working,
+    count(*) FILTER (WHERE m.cur_working AND NOT m.cur_farming)::integer AS working_off_farm,
+    count(*) FILTER (WHERE m.prev_working)::integer AS working_before,
+    sum(m.ytd_this)::bigint AS income_this,
+    sum(m.ytd_last)::bigint AS income_last
+FROM alert_member AS m
+GROUP BY m.household_id, m.county_code, m.village_code, m.category
+"""
+
+HOUSEHOLD_RULES: tuple[Check, ...] = (
+    # 脱贫户 or 监测户 with labour force and nobody working this month.
+    Check(
+        R.zero_employment_household,
+        f"a.category IN ('{HouseholdCategory.lifted.value}', '{HouseholdCategory.monitored.value}')"
+        " AND a.labour >= 1 AND CASE WHEN"
+        f" {_t(R.zero_employment_household, 'farming_counts')} THEN a.working = 0"
+        " ELSE a.working_off_farm = 0 END",
+        "jsonb_build_object('period', $1::text, 'category', a.category,"
+        " 'labour_force', a.labour, 'working', 0,"
+        f" 'farming_counts', {_t(R.zero_employment_household, 'farming_counts')})",
+    ),
+    # Wage income January to the period, against the same months last year (in fen).
+    Check(
+        R.income_drop,
+        "a.income_last > 0 AND a.income_this * 100"
+        f" < a.income_last * (100 - {_t(R.income_drop, 'drop_percent')})",
+        "jsonb_build_object('period', $1::text,"
+        " 'income_this_year', round(a.income_this / 100.0, 2),"
+        " 'income_last_year', round(a.income_last / 100.0, 2),"
+        " 'drop_percent', round(100.0 * (a.income_last - a.income_this) / a.income_last, 1),"
+        f" 'threshold_percent', {_t(R.income_drop, 'drop_percent')})",
+    ),
+)
+
+_HOUSEHOLD_HITS = _hits(
+    HOUSEHOLD_RULES,
+    "a.household_id::text, a.county_code, a.village_code, a.household_id, NULL::uuid",
+    "FROM alert_household AS a JOIN alert_county AS c ON c.county_code = a.county_code",
+)
+
+# Income per head below the line of the household's village for the year (none: not
+# evaluated; no income: does not fire; exactly the line: does not fire). $1 period, $2/$3.
+_BELOW_LINE = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.below_monitoring_line.value}', h.id::text, v.county_code, h.village_code, h.id, NULL,
+    jsonb_build_object('period', $1::text, 'income_per_capita', h.income_per_capita,
+        'line', v.line)
+FROM household AS h
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+WHERE {_on(R.below_monitoring_line)} AND h.village_code BETWEEN $2 AND $3
+    AND v.line IS NOT NULL AND h.income_per_capita < v.line
+"""  # noqa: S608 (our own fragments and values)
+
+# A 监测户 whose risk is not eliminated, with no visit in the county's days before the cut-off
+# (on the Shanghai clock; a visit exactly that long before counts). Never visited: counted
+# from when the household entered the registry. $1 the cut-off, $2/$3.
+_VISIT_OVERDUE = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.visit_overdue.value}', h.id::text, v.county_code, h.village_code, h.id, NULL,
+    jsonb_build_object(
+        'last_visit_at', to_char(l.visited_at AT TIME ZONE 'Asia/Shanghai',
+            'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+        'days_since', floor(extract(epoch FROM
+            $1::timestamptz - coalesce(l.visited_at, h.created_at)) / 86400)::integer,
+        'limit_days', {_t(R.visit_overdue, "days")})
+FROM household AS h
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+LEFT JOIN LATERAL (
+    SELECT max(s.visited_at) AS visited_at FROM visit AS s
+    WHERE s.household_id = h.id AND s.visited_at < $1
+) AS l ON true
+WHERE {_on(R.visit_overdue)} AND h.village_code BETWEEN $2 AND $3
+    AND h.category = '{HouseholdCategory.monitored.value}' AND NOT h.risk_eliminated
+    AND h.created_at < $1
+    AND (coalesce(l.visited_at, h.created_at) AT TIME ZONE 'Asia/Shanghai'
+        + make_interval(days => {_t(R.visit_overdue, "days")})) AT TIME ZONE 'Asia/Shanghai' < $1
+"""  # noqa: S608 (our own fragments and values)
+
+# Open reconciliation items (feed conflicts of the household's members) and data-check
+# findings, opened more than the county's days before the cut-off. $1 cut-off, $2/$3.
+_DATA_INCONSISTENT = f"""
+INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
+SELECT '{R.data_inconsistent.value}', h.id::text, v.county_code, h.village_code, h.id, NULL,
+    jsonb_build_object('conflicts', d.conflicts, 'findings', d.findings,
+        'oldest_at', to_char(d.oldest AT TIME ZONE 'Asia/Shanghai',
+            'YYYY-MM-DD"T"HH24:MI:SS+08:00'),
+        'limit_days', {_t(R.data_inconsistent, "days")})
+FROM (
+    SELECT o.household_id, count(*) FILTER (WHERE o.kind = 'conflict')::integer AS conflicts,
+        count(*) FILTER (WHERE o.kind = 'finding')::integer AS findings,
+        min(o.opened_at) AS oldest
+    FROM (
+        SELECT p.household_id, 'conflict' AS kind, f.created_at AS opened_at
+        FROM feed_conflict AS f JOIN member AS p ON p.id = f.member_id
+        WHERE f.status = 'open' AND f.village_code BETWEEN $2 AND $3
+        UNION ALL
+        SELECT k.household_id, 'finding', k.first_found_at
+        FROM data_check_finding AS k
+        WHERE k.village_code BETWEEN $2 AND $3
+    ) AS o
+    JOIN household AS h ON h.id = o.household_id
+    JOIN alert_village AS v ON v.village_code = h.village_code
+    JOIN alert_county AS c ON c.county_code = v.county_code
+    WHERE (o.opened_at AT TIME ZONE 'Asia/Shanghai'
+        + make_interval(days => {_t(R.data_inconsistent, "days")}))
+        AT TIME ZONE 'Asia/Shanghai' < $1
+    GROUP BY o.household_id
+) AS d
+JOIN household AS h ON h.id = d.household_id
+JOIN alert_village AS v ON v.village_code = h.village_code
+JOIN alert_county AS c ON c.county_code = v.county_code
+WHERE {_on(R.data_inconsistent)}
+"""  # noqa: S608 (our own fragments and values)
+
+# --- Regional rules --------------------------------------------------------------------------
+
+# Working (务工) members this month and last, per village and per township under the region
+# (every village and township of the region, those without members too). $1/$2 range.
+_REGION_FACTS = """
+CREATE TEMP TABLE alert_region ON COMMIT DROP AS
+WITH per_village AS (
+    SELECT v.village_code, v.township_code, v.county_code,
+        coalesce(sum(a.working), 0)::integer AS working,
+        coalesce(sum(a.working_before), 0)::integer AS working_before
+    FROM alert_village AS v
+    LEFT JOIN alert_household AS a ON a.village_code = v.village_code
+    GROUP BY v.village_code, v.township_code, v.county_code
+)
+SELECT village_code AS region_code, county_code, working, working_before FROM per_village
+UNION ALL
+SELECT township_code, county_code, sum(working)::integer, sum(working_before)::integer
+FROM per_village
+WHERE township_code BETWEEN $1 AND $2
+GROUP BY township_code, county_code
+"""
+
+REGION_RULES: tuple[Check, ...] = (
+    # Fell by more than the county's percentage on last month (last month's count > 0).
+    Check(
+        R.region_employment_drop,
+        "g.working_before > 0 AND (g.working_before - g.working) * 100"
+        f" > g.working_before * {_t(R.region_employment_drop, 'drop_percent')}",
+        "jsonb_build_object('period', $1::text, 'working', g.working,"
+        " 'working_last_month', g.working_before,"
+        " 'drop_percent', round(100.0 * (g.working_before - g.working) / g.working_before, 1),"
+        f" 'threshold_percent', {_t(R.region_employment_drop, 'drop_percent')})",
+    ),
+    # Behind the year's pace: working < target × month ÷ 12 × (1 − tolerance ÷ 100).
+    Check(
+        R.region_behind_target,
+        "t.target IS NOT NULL AND g.working * 1200"
+        f" < t.target * $2::integer * (100 - {_t(R.region_behind_target, 'tolerance_percent')})",
+        "jsonb_build_object('period', $1::text, 'working', g.working, 'target', t.target,"
+        " 'pace', round(t.target * $2::integer / 12.0, 1),"
+        f" 'tolerance_percent', {_t(R.region_behind_target, 'tolerance_percent')})",
+    ),
+)
+
+_REGION_HITS = _hits(
+    REGION_RULES,
+    "g.region_code, g.county_code, g.region_code, NULL::uuid, NULL::uuid",
+    "FROM alert_region AS g JOIN alert_county AS c ON c.county_code = g.county_code"
+    " LEFT JOIN alert_target AS t ON t.region_code = g.region_code",
+)
+
+_OUTPUT = """
+DROP TABLE IF EXISTS pg_temp.alert_hit, pg_temp.alert_evaluated, pg_temp.alert_member,
+    pg_temp.alert_household, pg_temp.alert_region;
+CREATE TEMP TABLE alert_hit (
     rule varchar(32) NOT NULL,
     subject varchar(36) NOT NULL,
     county_code varchar(12) NOT NULL,
     region_code varchar(12) NOT NULL,
     household_id uuid,
     member_id uuid,
-    evidence jsonb NOT NULL,
-    PRIMARY KEY (rule, subject)
+    evidence jsonb NOT NULL
 ) ON COMMIT DROP;
-CREATE TEMPORARY TABLE alert_evaluated (
+CREATE TEMP TABLE alert_evaluated (
     county_code varchar(12) NOT NULL,
     rule varchar(32) NOT NULL,
     PRIMARY KEY (county_code, rule)
 ) ON COMMIT DROP;
 """
 
-# The counties under a region (or the one it lies in), with the rule enabled there.
-_EVALUATED = """
-INSERT INTO alert_evaluated (county_code, rule)
-SELECT r.code, CAST(:rule AS varchar)
-FROM region AS r
-WHERE r.level = 'county' AND r.code BETWEEN :county_low AND :county_high
-  AND NOT EXISTS (
-      SELECT 1 FROM alert_rule_setting AS s
-      WHERE s.county_code = r.code AND s.rule = CAST(:rule AS varchar) AND NOT s.enabled
-  )
-"""
 
-_EMPLOYMENT_LOST = """
-INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
-SELECT CAST(:rule AS varchar), m.id::text, e.county_code, h.village_code, h.id, m.id,
-       jsonb_build_object(
-           'previous_period', CAST(:previous AS varchar),
-           'previous_work_region', before.work_region,
-           'previous_channel', before.channel,
-           'previous_employer', before.employer,
-           'status', now_.status
-       )
-FROM member_employment AS now_
-JOIN member_employment AS before
-  ON before.member_id = now_.member_id AND before.period = CAST(:previous AS varchar)
-  AND before.status = '务工'
-JOIN member AS m ON m.id = now_.member_id AND m.deleted_at IS NULL
-JOIN household AS h ON h.id = m.household_id
-JOIN alert_evaluated AS e
-  ON e.rule = CAST(:rule AS varchar) AND e.county_code = substr(h.village_code, 1, 6) || '000000'
-WHERE now_.period = CAST(:period AS varchar) AND now_.status = '未务工'
-  AND h.village_code BETWEEN :low AND :high
-"""
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of a run."""
+
+    name: str
+    statement: str
+    arguments: tuple[object, ...]
+    rule: AlertRule | None = None  # the rule whose hits it inserts
+    creates: str | None = None  # or the table of facts it makes
+    settings: tuple[tuple[str, str], ...] = ()  # planner settings for it alone
 
 
-def _county_span(region_code: str) -> tuple[str, str]:
-    """The lowest and highest county code among the counties a region covers (itself, the one
-    it lies in, or those under it)."""
-    if list(RegionLevel).index(level_of(region_code)) >= list(RegionLevel).index(
-        RegionLevel.county
-    ):
-        county = region_code[:6] + "000000"
-        return county, county
-    return code_range(region_code)
+def _used(statement: str, arguments: tuple[object, ...]) -> tuple[object, ...]:
+    """The arguments a statement takes: `$1`…`$n`, the rules of a group using the first few."""
+    used = [int(n) for n in re.findall(r"\$(\d+)", statement)]
+    return arguments[: max(used, default=0)]
+
+
+def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[Step]:
+    """A run's statements after staging, in order (the benchmark times and explains them)."""
+    cutoff = period_cutoff(period, now)
+    month = int(period[5:7])
+    low, high = code_range(region_code)
+    last_month, first_month = shift_period(period, -1), shift_period(period, -11)
+    hits = [
+        *(Step(rule.value, sql, (), rule) for rule, sql in _MEMBER_HITS.items()),
+        Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), R.intent_unassisted),
+        Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), R.training_overdue),
+    ]
+    households = [
+        *(
+            Step(rule.value, sql, _used(sql, (period,)), rule)
+            for rule, sql in _HOUSEHOLD_HITS.items()
+        ),
+        Step("below_monitoring_line", _BELOW_LINE, (period, low, high), R.below_monitoring_line),
+        Step("visit_overdue", _VISIT_OVERDUE, (cutoff, low, high), R.visit_overdue),
+        Step("data_inconsistent", _DATA_INCONSISTENT, (cutoff, low, high), R.data_inconsistent),
+    ]
+    regions = [
+        Step(rule.value, sql, _used(sql, (period, month)), rule)
+        for rule, sql in _REGION_HITS.items()
+    ]
+    return [
+        Step(
+            "member facts",
+            _MEMBERS.replace("<counties>", staged.inline),
+            (month_index(period), low, high, period, last_month, first_month),
+            creates="alert_member",
+            settings=(("enable_nestloop", "off"),) if _by_hash(region_code) else (),
+        ),
+        *hits,
+        Step("household facts", _HOUSEHOLD_FACTS, (), creates="alert_household"),
+        *households,
+        Step("region facts", _REGION_FACTS, (low, high), creates="alert_region"),
+        *regions,
+    ]
 
 
 async def evaluate(
@@ -97,25 +585,35 @@ async def evaluate(
     (any level), each county on its own thresholds. Creates and fills two temporary tables
     (ON COMMIT DROP) in the session's transaction, and answers the hit count per rule;
     `on_rule(rule, hits)` is awaited after each rule."""
-    for statement in filter(None, (s.strip() for s in _TABLES.split(";"))):
-        await session.execute(text(statement))
-    low, high = code_range(region_code)
-    county_low, county_high = _county_span(region_code)
-    rule = AlertRule.employment_lost
-    await session.execute(
-        text(_EVALUATED), {"rule": rule.value, "county_low": county_low, "county_high": county_high}
+    connection = await session_driver_connection(session)
+    # Hash joins and aggregates over every member of a province: in memory, not in batches.
+    settings = run_settings(region_code)
+    before = {
+        name: await connection.fetchval("SELECT current_setting($1)", name) for name in settings
+    }
+    for name, value in settings.items():
+        await connection.execute("SELECT set_config($1, $2, true)", name, value)
+    await connection.execute(_OUTPUT)
+    staged = await stage(connection, region_code=region_code, year=int(period[:4]))
+    await connection.executemany(
+        "INSERT INTO alert_evaluated (county_code, rule) VALUES ($1, $2)",
+        [(county, rule.value) for county, rules in staged.enabled.items() for rule in rules],
     )
-    result = await session.execute(
-        text(_EMPLOYMENT_LOST),
-        {
-            "rule": rule.value,
-            "period": period,
-            "previous": shift_period(period, -1),
-            "low": low,
-            "high": high,
-        },
-    )
-    hits = {rule: int(result.rowcount or 0)}  # type: ignore[attr-defined]
-    if on_rule is not None:
-        await on_rule(rule, hits[rule])
-    return hits
+    counts: dict[AlertRule, int] = {rule: 0 for rule in AlertRule}
+    for step in steps(period, region_code, now, staged):
+        kept = [
+            (name, await connection.fetchval("SELECT current_setting($1)", name))
+            for name, _ in step.settings
+        ]
+        for name, value in step.settings:
+            await connection.execute("SELECT set_config($1, $2, true)", name, value)
+        status = await connection.execute(step.statement, *step.arguments)
+        for name, value in kept:
+            await connection.execute("SELECT set_config($1, $2, true)", name, value)
+        if step.rule is not None:
+            counts[step.rule] = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+            if on_rule is not None:
+                await on_rule(step.rule, counts[step.rule])
+    for name, value in before.items():
+        await connection.execute("SELECT set_config($1, $2, true)", name, value)
+    return counts

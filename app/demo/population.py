@@ -19,6 +19,7 @@ from asyncpg import Connection
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.alerts import history
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.periods import SHANGHAI, current_period, is_period, shift_period
@@ -257,5 +258,10 @@ async def _expand(
         orphans = await raw.fetchval(ORPHAN_PLANS)
         if orphans:
             raise RuntimeError(f"{orphans} employment plans name no member")
+    # The months went in by COPY, not through the member writer: their history is folded
+    # here, as the writer would have (`app.alerts.history`).
+    await raw.execute(
+        history.REBUILD, await raw.fetchval("SELECT array_agg(member_id) FROM seed_employment_plan")
+    )
     await raw.execute("TRUNCATE seed_employment_plan")
     return int(status.rsplit(" ", 1)[1])

@@ -14,6 +14,8 @@ up by key, and membership is tested with `IN`/`NOT IN` lists, which are hashed o
 
 from __future__ import annotations
 
+from app.alerts.history import HISTORY_MONTHS
+
 # What `str.strip()` removes: every character for which `str.isspace()` holds.
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
@@ -126,6 +128,56 @@ EMPLOYMENT = """
     )
     RETURNING me.member_id, me.period
 ),
+-- Each member's months written, folded into its one-row history (`app.alerts.history`). A
+-- row left unchanged is not written and changes nothing here; the cost is the written rows'
+-- and the window's (36 months), never the member's whole history.
+<p>history_months AS (
+    SELECT m.member_id, <history_months>
+    FROM <p>merged AS m
+    WHERE NOT m.unchanged
+        AND (m.member_id, m.period) IN (SELECT w.member_id, w.period FROM <p>written AS w)
+    GROUP BY m.member_id
+    ORDER BY m.member_id
+),
+-- A member with a history: its row updated in place, in key order, looked up by key. Its
+-- latest version: a row another transaction updated since this statement's snapshot is
+-- waited for and read again, so that two batches writing other months of one member both
+-- land.
+<p>history_kept AS (
+    UPDATE member_employment_history AS h SET (
+        base, recorded, working, away, flexible, farming, changed, employers, ytd
+    ) = (
+        SELECT n.base, n.recorded, n.working, n.away, n.flexible, n.farming, n.changed,
+            n.employers, n.ytd
+        FROM employment_history_overlay(
+            h, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
+            g.incomes
+        ) AS n
+    )
+    FROM <p>history_months AS g
+    WHERE h.member_id = g.member_id
+    RETURNING h.member_id
+),
+-- A member without one: a new row; one another transaction inserted since the snapshot is
+-- folded into (its latest version).
+<p>history AS (
+    INSERT INTO member_employment_history AS h
+    SELECT n.*
+    FROM <p>history_months AS g
+    CROSS JOIN LATERAL employment_history_overlay(
+        NULL, g.member_id, g.months, g.working, g.away, g.flexible, g.farming, g.employers,
+        g.incomes
+    ) AS n
+    WHERE g.member_id NOT IN (SELECT k.member_id FROM <p>history_kept AS k)
+    ORDER BY g.member_id
+    ON CONFLICT (member_id) DO UPDATE SET (
+        base, recorded, working, away, flexible, farming, changed, employers, ytd
+    ) = (
+        SELECT n.base, n.recorded, n.working, n.away, n.flexible, n.farming, n.changed,
+            n.employers, n.ytd
+        FROM employment_history_combine(h, excluded) AS n
+    )
+),
 -- The input rows not written (met inserted by another transaction), as input rows again.
 <p>pending AS (
     SELECT i.member_id, i.period, i.status, i.work_region, i.channel, i.employer, i.months,
@@ -142,6 +194,7 @@ EMPLOYMENT = _fill(
     EMPLOYMENT,
     unchanged=_fill(_UNCHANGED, new_fields=_fill(_EMPLOYMENT_FIELDS, row="v")),
     old_fields=_fill(_EMPLOYMENT_FIELDS, row="o"),
+    history_months=HISTORY_MONTHS.replace("<row>", "m"),
     audited=_fill(
         _AUDITED,
         entity="member_employment",

@@ -1,7 +1,7 @@
 """Alerts as episodes, their runs, and the latest period computed per county.
 
 Revision ID: 20261129_2220
-Revises: 20261129_2200
+Revises: 20261129_2210
 Create Date: 2026-11-29 22:20:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261129_2220"
-down_revision: str | None = "20261129_2200"
+down_revision: str | None = "20261129_2210"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
