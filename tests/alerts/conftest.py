@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, text
 
-from app.alerts import episodes, runs
+from app.alerts import episodes, history, runs
 from app.alerts.models import Alert, AlertRun, AlertRunStatus, AlertRunTrigger
+from app.alerts.settings_models import AlertRuleSetting
 from app.auth.models import Role
 from app.households.models import MemberEmployment
+from app.policy.alerts import AlertRule
 from tests.households.factories import PersonSpec, make_household
 
 COUNTY = "450226000000"
@@ -51,6 +53,12 @@ async def months(db, member_id: uuid.UUID, worked: dict[str, bool]) -> None:
             }
             for period, working in worked.items()
         ],
+    )
+    # Written past the member writer, as a bulk load would: its history is rebuilt the way a
+    # bulk load rebuilds it.
+    await db.execute(
+        text(history.REBUILD.replace("$1::uuid[]", "CAST(:members AS uuid[])")),
+        {"members": [member_id]},
     )
     await db.commit()
 
@@ -190,3 +198,18 @@ async def an_alert(db, region_code: str, subject: str, **values: Any) -> Alert:
     await db.commit()
     await db.refresh(alert)
     return alert
+
+
+@pytest.fixture
+async def only_employment_lost(db) -> None:
+    """The test county evaluates employment_lost alone (its other rules switched off, as a
+    county may): runs whose tests count episodes see only the months they arranged."""
+    await db.execute(
+        insert(AlertRuleSetting),
+        [
+            {"county_code": COUNTY, "rule": rule.value, "enabled": False}
+            for rule in AlertRule
+            if rule is not AlertRule.employment_lost
+        ],
+    )
+    await db.commit()

@@ -7,6 +7,7 @@ import asyncio
 from contextlib import suppress
 from datetime import UTC, datetime
 
+import pytest
 from arq import cron
 from arq.cron import CronJob
 from arq.worker import Worker
@@ -27,6 +28,9 @@ from tests.alerts.conftest import (
     months,
 )
 from workers.main import worker_options
+
+# Only the months each test arranges raise alerts.
+pytestmark = pytest.mark.usefixtures("only_employment_lost")
 
 NOW = current_period()
 BEFORE = shift_period(NOW, -1)
@@ -66,7 +70,7 @@ async def test_a_run_asked_for_is_computed_by_a_worker(
     assert run["started_at"] and run["finished_at"]
     alerts = await all_alerts(db)
     assert {a.member_id for a in alerts if a.region_code == VILLAGE} == set(lost)
-    assert all(a.evidence[NOW]["previous_period"] == BEFORE for a in alerts)
+    assert all(a.evidence[NOW]["last_month"] == BEFORE for a in alerts)
     audited = await db.scalar(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "alert_run")
     )

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select, text
 
 from app.alerts import runs
 from app.notifications.models import Notification
 from tests.alerts.conftest import COUNTY, VILLAGE, all_alerts, compute, labourers, months
+
+# Only the months each test arranges raise alerts.
+pytestmark = pytest.mark.usefixtures("only_employment_lost")
 
 
 async def test_an_episode_over_three_runs_then_auto_resolved(app, db, settings, staff, monkeypatch):

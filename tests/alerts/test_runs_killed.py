@@ -13,6 +13,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+import pytest
 from arq.worker import Worker
 from sqlalchemy import text
 
@@ -21,6 +22,9 @@ from app.core.config import PROJECT_ROOT
 from app.core.periods import current_period, shift_period
 from tests.alerts.conftest import VILLAGE, all_alerts, compute, labourers, months
 from workers.main import worker_options
+
+# Only the months each test arranges raise alerts.
+pytestmark = pytest.mark.usefixtures("only_employment_lost")
 
 NOW = current_period()
 BEFORE = shift_period(NOW, -1)
