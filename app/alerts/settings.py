@@ -27,7 +27,6 @@ from app.alerts.settings_schemas import (
 )
 from app.audit import service as audit
 from app.core.caller import Principal
-from app.core.scope import code_range
 from app.policy.alerts import DEFAULT_RUN_DAY, RULES, AlertRule, RuleSpec, Threshold
 from app.regions import county_settings
 from app.regions.county_settings import settings_county
@@ -66,20 +65,6 @@ async def effective_rules(session: AsyncSession, county_code: str) -> list[RuleS
     """Every rule as `county_code` runs it, in the policy module's order."""
     rows = await _rows(session, county_code)
     return [merge(spec, rows.get(rule)) for rule, spec in RULES.items()]
-
-
-async def rule_in_counties(
-    session: AsyncSession, rule: AlertRule, region_code: str | None
-) -> tuple[RuleSetting, dict[str, RuleSetting]]:
-    """One rule for every county under `region_code` (any level; None: everywhere): the
-    defaults, and the counties that set something of their own (each merged). For set-based
-    readers that join the few counties with their own values and take the defaults elsewhere."""
-    statement = select(AlertRuleSetting).where(AlertRuleSetting.rule == rule)
-    if region_code is not None:
-        statement = statement.where(AlertRuleSetting.county_code.between(*code_range(region_code)))
-    rows = (await session.scalars(statement)).all()
-    spec = RULES[rule]
-    return merge(spec, None), {row.county_code: merge(spec, row) for row in rows}
 
 
 async def run_day(session: AsyncSession, county_code: str) -> int:

@@ -16,7 +16,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.lines import nearest_line_sql
-from app.alerts.settings import rule_in_counties
 from app.alerts.settings_scope import can_read
 from app.alerts.watch_lists_schemas import HOUSEHOLD_LISTS, WatchList, WatchListItem, WatchListPage
 from app.core.caller import Principal
@@ -85,18 +84,20 @@ m AS (
 _MEMBER_ITEM = "m.member_id, m.household_id, m.name, m.member_no, m.village_code, m.household_no"
 _MEMBER_ORDER = "ORDER BY m.village_code, m.household_no, m.member_no LIMIT :fetch"
 
-# 返乡回流: recorded this month as not working, and last month working away from the county
-# (省外 or 省内县外).
-RETURNED_HOME = f"""
-SELECT {_MEMBER_ITEM}, jsonb_build_object(
-    'previous_period', p.period, 'previous_work_region', p.work_region,
-    'previous_channel', p.channel, 'previous_employer', p.employer) AS figures
+# 返乡回流 and 就业不稳定 are what the month's alert run found: the members whose episode of the
+# rule (`app.alerts.engine`, the one statement of each rule) covers the period, whatever its
+# status (a resolved episode still holds while its condition does), with that month's evidence.
+# A month no run has computed lists no one.
+ALERTED = f"""
+SELECT {_MEMBER_ITEM}, coalesce(a.evidence -> CAST(:period AS text), '{{}}') AS figures
 FROM m
-JOIN member_employment c ON c.member_id = m.member_id AND c.period = :period
-     AND c.status = {NOT_WORKING}
-JOIN member_employment p ON p.member_id = m.member_id AND p.period = :previous
-     AND p.status = {WORKING} AND p.work_region IN ({AWAY})
+JOIN alert a ON a.member_id = m.member_id AND a.rule = :rule
+     AND a.opened_period <= :period AND a.last_period >= :period
 {_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
+ALERTED_RULES = {
+    WatchList.returned_home: AlertRule.returned_home,
+    WatchList.unstable_employment: AlertRule.unstable_employment,
+}
 
 # 有意愿外出: the current intent is 外出 (intent keeps no monthly history: the list is today's,
 # whatever the period). This month's status is shown beside it.
@@ -116,45 +117,6 @@ SELECT {_MEMBER_ITEM}, jsonb_build_object(
     'reason', i.reason, 'observed_at', i.observed_at, 'source', i.source) AS figures
 FROM m
 JOIN member_intent i ON i.member_id = m.member_id AND i.intent = '{Intent.none}'
-{_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
-
-# 就业不稳定: in the 12 months ending with the period, at least one and fewer than the county's
-# `min_months_employed` months working, or at least `max_employer_changes` changes of employer
-# (a working month naming another employer than the last working month that named one).
-UNSTABLE_EMPLOYMENT = f"""
-, own (county_code, min_months, max_changes) AS (
-    SELECT * FROM unnest(CAST(:counties AS varchar[]), CAST(:mins AS int[]),
-                         CAST(:maxes AS int[]))
-), worked AS (
-    SELECT e.member_id, e.period, nullif(btrim(e.employer), '') AS employer
-    FROM m JOIN member_employment e ON e.member_id = m.member_id
-    WHERE e.period BETWEEN :first AND :period AND e.status = {WORKING}
-), named AS (
-    SELECT member_id, employer,
-           lag(employer) OVER (PARTITION BY member_id ORDER BY period) AS previous
-    FROM worked WHERE employer IS NOT NULL
-), months AS (
-    SELECT member_id, count(*) AS working_months FROM worked GROUP BY member_id
-), changes AS (
-    SELECT member_id, count(*) FILTER (WHERE employer <> previous) AS employer_changes
-    FROM named GROUP BY member_id
-), judged AS MATERIALIZED (
-    -- Computed whole, then ordered and cut: the page's LIMIT must not steer the plan of
-    -- the months' aggregation towards row-by-row joins.
-    SELECT m.*, w.working_months, coalesce(c.employer_changes, 0) AS employer_changes,
-           coalesce(o.min_months, :default_min) AS min_months,
-           coalesce(o.max_changes, :default_max) AS max_changes
-    FROM m
-    JOIN months w ON w.member_id = m.member_id
-    LEFT JOIN changes c ON c.member_id = m.member_id
-    LEFT JOIN own o ON o.county_code = rpad(left(m.village_code, 6), 12, '0')
-)
-SELECT {_MEMBER_ITEM}, jsonb_build_object(
-    'working_months', m.working_months, 'employer_changes', m.employer_changes,
-    'min_months_employed', m.min_months, 'max_employer_changes', m.max_changes,
-    'first_period', CAST(:first AS text), 'last_period', CAST(:period AS text)) AS figures
-FROM judged m
-WHERE m.working_months < m.min_months OR m.employer_changes >= m.max_changes
 {_MEMBER_ORDER}"""  # noqa: S608 (constants of our own)
 
 # 可标注风险消除: a 脱贫 or 监测 household not yet marked risk-eliminated, with labour force,
@@ -269,7 +231,7 @@ async def watch_list(
         statement = RISK_CLEARABLE.format(ranges=ranges, after=after_sql)
     else:
         keyset = "(h.village_code, h.household_no, m.member_no) > (:k0, :k1, :k2)"
-        body = await _member_body(session, name, period, region_code, params)
+        body = _member_body(name, params)
         statement = (
             "WITH "
             + _HOUSEHOLDS.format(ranges=ranges)
@@ -290,29 +252,11 @@ async def watch_list(
     )
 
 
-async def _member_body(
-    session: AsyncSession,
-    name: WatchList,
-    period: str,
-    region_code: str | None,
-    params: dict[str, Any],
-) -> str:
-    if name is WatchList.returned_home:
-        params["previous"] = shift_period(period, -1)
-        return RETURNED_HOME
+def _member_body(name: WatchList, params: dict[str, Any]) -> str:
+    if name in ALERTED_RULES:
+        params["rule"] = ALERTED_RULES[name].value
+        return ALERTED
     if name is WatchList.willing_to_go_out:
         return WILLING_TO_GO_OUT
-    if name is WatchList.no_intent_ledger:
-        return NO_INTENT_LEDGER
-    assert name is WatchList.unstable_employment
-    # Each county on its own thresholds: the few that set them joined, the defaults elsewhere.
-    defaults, own = await rule_in_counties(session, AlertRule.unstable_employment, region_code)
-    params.update(
-        first=shift_period(period, -11),
-        counties=list(own),
-        mins=[int(s.params["min_months_employed"]) for s in own.values()],
-        maxes=[int(s.params["max_employer_changes"]) for s in own.values()],
-        default_min=int(defaults.params["min_months_employed"]),
-        default_max=int(defaults.params["max_employer_changes"]),
-    )
-    return UNSTABLE_EMPLOYMENT
+    assert name is WatchList.no_intent_ledger
+    return NO_INTENT_LEDGER

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
+from app.alerts import history
 from app.audit.models import AuditEvent
 from app.auth.models import Role
 from app.core.periods import shift_period
@@ -105,6 +106,11 @@ async def write_months(db, member_id, months: dict[str, dict[str, Any] | str]) -
             }
         )
     await db.execute(insert(MemberEmployment), rows)
+    # Past the member writer, as a bulk load writes: the history is rebuilt as a bulk load's.
+    await db.execute(
+        text(history.REBUILD.replace("$1::uuid[]", "CAST(:members AS uuid[])")),
+        {"members": [member_id]},
+    )
     await db.commit()
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from app.households.models import Household, Member
+from tests.alerts.conftest import compute
 from tests.alerts.settings_fixtures import (
     COUNTY,
     OTHER_COUNTY_VILLAGE,
@@ -68,7 +69,15 @@ def _names(items: list[dict[str, Any]]) -> list[str]:
     return [item["name"] for item in items]
 
 
-async def test_returned_home(client, db, settings, callers):
+async def _run(app, *periods_run: str) -> None:
+    """The alert runs of those months over the whole province, in order, as a worker's."""
+    for period in periods_run:
+        run = await compute(app, period, PROVINCE)
+        assert run.status == "succeeded", run.error
+
+
+async def test_returned_home(app, client, db, settings, callers):
+    """The month's 返乡回流 alerts (the rule itself is tested with the engine)."""
     county = callers["county"]
     listed = await _person(db, settings, "甲返乡")
     await write_months(db, listed.id, {"2026-09": AWAY, PERIOD: "未务工"})
@@ -87,6 +96,12 @@ async def test_returned_home(client, db, settings, callers):
     deleted = await _person(db, settings, "庚已删除")
     await write_months(db, deleted.id, {"2026-09": AWAY, PERIOD: "未务工"})
     await _delete(db, deleted)
+    january = await _person(db, settings, "辛一月")
+    await write_months(db, january.id, {"2025-12": AWAY, "2026-01": "未务工"})
+
+    # A month no run has computed lists no one.
+    assert await _list(client, county, "returned_home") == []
+    await _run(app, "2026-01", "2026-09", PERIOD)
 
     items = await _list(client, county, "returned_home")
     assert sorted(_names(items)) == ["乙返乡", "甲返乡"]
@@ -95,20 +110,14 @@ async def test_returned_home(client, db, settings, callers):
     assert first["household_id"] == str(listed.household_id)
     assert first["member_no"] == listed.member_no and first["village_code"] == VILLAGE
     assert first["household_no"]
-    assert first["figures"] == {
-        "previous_period": "2026-09",
-        "previous_work_region": "省外",
-        "previous_channel": "外出务工",
-        "previous_employer": "东莞某电子厂",
-    }
+    assert first["figures"]["period"] == PERIOD
+    assert first["figures"]["last_month"] == "2026-09"
     assert "id_number" not in str(items)
-    # A month earlier, the one who came back then; across a year's end, December is the month
-    # before January.
+    # A month earlier, the one who came back then (an episode that has ended since still
+    # covers its month); across a year's end, December is the month before January.
     assert _names(await _list(client, county, "returned_home", period="2026-09")) == [
         "己上月未务工"
     ]
-    january = await _person(db, settings, "辛一月")
-    await write_months(db, january.id, {"2025-12": AWAY, "2026-01": "未务工"})
     assert _names(await _list(client, county, "returned_home", period="2026-01")) == ["辛一月"]
 
 
@@ -142,7 +151,8 @@ async def test_intent_lists(client, db, settings, callers):
     assert item["figures"]["observed_at"].startswith("2026-10-20")
 
 
-async def test_unstable_employment(client, db, settings, callers):
+async def test_unstable_employment(app, client, db, settings, callers):
+    """The month's 就业不稳定 alerts, each county on its own thresholds."""
     county = callers["county"]
     window = periods(PERIOD, 12)  # 2025-11 … 2026-10
 
@@ -173,20 +183,21 @@ async def test_unstable_employment(client, db, settings, callers):
     await _delete(db, deleted)
     await worker("壬他县", {p: AT_HOME for p in window[-5:]}, OTHER_COUNTY_VILLAGE)
 
+    await _run(app, PERIOD)
     items = await _list(client, callers["admin"], "unstable_employment")
     assert sorted(_names(items)) == sorted(
         ["甲五个月", "丙窗口外", "丁换三次", "己空雇主", "壬他县"]
     )
     by_name = {i["name"]: i["figures"] for i in items}
     assert by_name["甲五个月"] == {
-        "working_months": 5,
+        "months_employed": 5,
         "employer_changes": 0,
         "min_months_employed": 6,
         "max_employer_changes": 3,
-        "first_period": "2025-11",
-        "last_period": PERIOD,
+        "from": "2025-11",
+        "to": PERIOD,
     }
-    assert by_name["丙窗口外"]["working_months"] == 5
+    assert by_name["丙窗口外"]["months_employed"] == 5
     assert by_name["丁换三次"]["employer_changes"] == 3
     assert by_name["己空雇主"]["employer_changes"] == 3
 
@@ -203,6 +214,7 @@ async def test_unstable_employment(client, db, settings, callers):
         headers=county,
     )
     assert put.status_code == 200, put.text
+    await _run(app, PERIOD)  # the month computed again, on the new thresholds
     items = await _list(client, callers["admin"], "unstable_employment")
     assert sorted(_names(items)) == sorted(["丁换三次", "戊换两次", "己空雇主", "壬他县"])
     by_name = {i["name"]: i["figures"] for i in items}
