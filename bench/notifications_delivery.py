@@ -39,6 +39,7 @@ DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DATABASE
 EVENT = "job.pushed"
 TEMPLATE = "dev-tmpl-job-pushed"
 JOB_ID = "bench-notifications-deliver"
+SAMPLE_SECONDS = 0.1
 
 FAKE = """
 import sys, uvicorn
@@ -221,11 +222,17 @@ async def _worker_rate(env: dict[str, str], messages: int) -> tuple[float, int]:
         tenths = [samples[min(len(samples) - 1, len(samples) * k // 10)] for k in range(1, 11)]
         figures = " ".join(f"{v / 1024:.0f}" for v in tenths)
         print("worker RSS by tenth of the drain (MiB):", figures)
+        top = max(range(len(samples)), key=samples.__getitem__)
+        print(
+            f"worker RSS at its highest sample: {samples[top] / 1024:.0f} MiB,"
+            f" {top * SAMPLE_SECONDS:.1f} s into {len(samples) * SAMPLE_SECONDS:.0f} s"
+        )
     return messages / elapsed, rss
 
 
 async def _sample_rss(pid: int, samples: list[int]) -> None:
-    """The worker's resident set every second (kB), to see whether it grows with the backlog."""
+    """The worker's resident set (kB) every `SAMPLE_SECONDS`, to see whether it grows with the
+    backlog."""
     while True:
         try:
             with open(f"/proc/{pid}/status") as status:
@@ -234,7 +241,7 @@ async def _sample_rss(pid: int, samples: list[int]) -> None:
                         samples.append(int(line.split()[1]))
         except OSError:
             return
-        await asyncio.sleep(1)
+        await asyncio.sleep(SAMPLE_SECONDS)
 
 
 async def main(messages: int, concurrency: int, batch: int) -> None:
