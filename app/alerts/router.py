@@ -141,14 +141,14 @@ async def list_runs(caller: Manager, session: ReadSession, page: Pagination) -> 
 
 
 @router.get(
-    "/alert-runs/{run_id}",
+    "/alert-runs/{alert_run_id}",
     summary="An alert run's progress and counts",
     name="get_run",
     response_model=AlertRunOut,
     responses=problem_responses(AlertRunNotFound),
 )
-async def get_run(run_id: uuid.UUID, caller: Manager, session: ReadSession) -> AlertRunOut:
+async def get_run(alert_run_id: uuid.UUID, caller: Manager, session: ReadSession) -> AlertRunOut:
     """Its status (queued, running, succeeded, failed), rules evaluated so far of the total
     (live), and what it did: episodes opened, continued and ended, and digest notifications
     written."""
-    return await runs.get_run(session, caller, run_id)
+    return await runs.get_run(session, caller, alert_run_id)

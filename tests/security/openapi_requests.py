@@ -169,6 +169,8 @@ def _by_name(world: World, name: str, where: str) -> Any:
         "exemption_id": world.exemption_id,
         "help_request_id": world.help_request_id,
         "notification_id": world.notification_id,
+        "alert_id": world.alert_id,
+        "alert_run_id": world.alert_run_id,
         # A WeChat template this service sends (app/notifications/templates.json).
         "template_id": "dev-tmpl-job-pushed",
         "visited_at": now,

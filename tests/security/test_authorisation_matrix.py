@@ -36,7 +36,7 @@ TAKES_NO_ID: dict[str, str] = {
 
 # Answers to a village's own caller showing that the request passed the scope check and the
 # body's validation: a refusal for the state of the object (409) included.
-REACHED = frozenset({200, 201, 204, 409})
+REACHED = frozenset({200, 201, 202, 204, 409})  # 202: a run accepted for the worker
 
 COVERED = [
     op

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import ARRAY, String, Table
 
+from app.alerts.models import Alert, AlertRun
 from app.alerts.settings_models import (
     AlertRuleSetting,
     AlertSchedule,
@@ -66,6 +67,9 @@ STORED_IN: dict[str, tuple[Any, ...]] = {
     # One schema per rule and its thresholds, each kept in the county's row for the rule.
     **dict.fromkeys(RULE_SCHEMAS, (AlertRuleSetting,)),
     "MonitoringLineIn": (MonitoringLine,),
+    # The action and note are the alert's `resolution_action` and `resolution_note` (text).
+    "AlertResolutionIn": (Alert,),
+    "AlertRunIn": (AlertRun,),
     "EmploymentTargetIn": (EmploymentTarget,),
     "HelpRequestIn": (HelpRequest,),
     # Its fields are `contact_method` and `contact_note` (200 characters) of the request.

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts.models import Alert, AlertRun
 from app.alerts.settings_models import EmploymentTarget, MonitoringLine
 from app.audit import service as audit
 from app.auth.models import Role, UserAccount
@@ -81,6 +82,9 @@ class World:
     help_request_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # A notification in the inbox of the household's villager (`victim_villager`).
     notification_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # An open alert about the member (employment lost), and an alert run over the township.
+    alert_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    alert_run_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # Everyone who may act on the victim's objects, by name.
     insiders: dict[str, Headers] = field(default_factory=dict)
     # Everyone who may not, by name.
@@ -103,6 +107,8 @@ class World:
                 self.conflict_id,
                 self.help_request_id,
                 self.notification_id,
+                self.alert_id,
+                self.alert_run_id,
             )
         ] + [self.id_number]
 
@@ -341,6 +347,28 @@ async def build_world(
             body="电子厂普工",
         )
     )
+    await db.execute(
+        insert(Alert).values(
+            id=world.alert_id,
+            rule="employment_lost",
+            subject=str(member.id),
+            kind="risk",
+            county_code=VICTIM_COUNTY,
+            region_code=VICTIM_VILLAGE,
+            household_id=household.id,
+            member_id=member.id,
+            status="open",
+            opened_period=period,
+            last_period=period,
+            evidence={period: {"period": period, "status": "未务工"}},
+        )
+    )
+    await db.execute(
+        insert(AlertRun).values(
+            id=world.alert_run_id, period=period, region_code=VICTIM_TOWNSHIP,
+            trigger="manual", status="succeeded",
+        )
+    )  # fmt: skip
     await db.commit()
     world.insiders = {
         "coordinator of the village": auth(coordinator),
