@@ -15,7 +15,7 @@ from app.core.periods import PERIOD_PATTERN
 from app.core.types import MultilineText
 from app.policy.alerts import AlertKind, AlertRule, AlertStatus, ResolutionAction
 
-Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
+Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN, min_length=7, max_length=7)]
 RegionCodeText = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 
 
