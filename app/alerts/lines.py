@@ -28,15 +28,14 @@ from app.alerts.settings_schemas import (
 from app.alerts.settings_scope import (
     ancestors_and_self,
     entity_id,
-    on_path_of,
-    readable,
     region_names,
     region_to_manage,
     region_to_read,
+    yearly_rows,
 )
 from app.audit import service as audit
 from app.core.caller import Principal
-from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
+from app.core.pagination import PageRequest
 
 CENT = Decimal("0.01")
 
@@ -110,21 +109,7 @@ async def list_lines(
 ) -> MonitoringLinePage:
     """The lines the caller reads: their regions', those above and those under them; with
     `region_code`, those on its path (its own, above it, under it); with `year`, that year's."""
-    statement = select(MonitoringLine).where(readable(principal, MonitoringLine.region_code))
-    if region_code is not None:
-        await region_to_read(session, principal, region_code)
-        statement = statement.where(on_path_of(region_code, MonitoringLine.region_code))
-    if year is not None:
-        statement = statement.where(MonitoringLine.year == year)
-    statement = keyset(
-        statement,
-        [MonitoringLine.region_code, MonitoringLine.year],
-        [str, int],
-        page,
-        descending=False,
-    )
-    rows = list((await session.scalars(statement)).all())
-    rows, cursor = next_cursor(rows, page.limit, lambda r: keyset_key(r.region_code, r.year))
+    rows, cursor = await yearly_rows(session, principal, MonitoringLine, region_code, year, page)
     return MonitoringLinePage(items=await _out(session, rows), next_cursor=cursor)
 
 

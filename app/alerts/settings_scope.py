@@ -12,16 +12,21 @@ unknown one does.
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.settings_errors import RegionNotManaged
+from app.alerts.settings_models import EmploymentTarget, MonitoringLine
 from app.core.caller import Principal
+from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
 from app.core.scope import LEVEL_DIGITS, RegionLevel, ScopeKind, code_range, contains, level_of
 from app.regions import county_settings
 from app.regions.errors import RegionNotFound
 from app.regions.models import Region
+
+YearlyRow = TypeVar("YearlyRow", MonitoringLine, EmploymentTarget)
 
 
 def ancestors_and_self(code: str) -> list[str]:
@@ -82,3 +87,27 @@ async def region_names(session: AsyncSession, codes: set[str]) -> dict[str, tupl
         select(Region.code, Region.name, Region.level).where(Region.code.in_(sorted(codes)))
     )
     return {code: (name, level) for code, name, level in rows.all()}
+
+
+async def yearly_rows(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[YearlyRow],
+    region_code: str | None,
+    year: int | None,
+    page: PageRequest,
+) -> tuple[list[YearlyRow], str | None]:
+    """One page of a table set per region and year (lines, targets) as the caller reads it:
+    their regions', those above and under them; with `region_code`, those on its path (its
+    own, above it, under it); with `year`, that year's. Ordered by region, then year."""
+    statement = select(model).where(readable(principal, model.region_code))
+    if region_code is not None:
+        await region_to_read(session, principal, region_code)
+        statement = statement.where(on_path_of(region_code, model.region_code))
+    if year is not None:
+        statement = statement.where(model.year == year)
+    statement = keyset(
+        statement, [model.region_code, model.year], [str, int], page, descending=False
+    )
+    rows = list((await session.scalars(statement)).all())
+    return next_cursor(rows, page.limit, lambda r: keyset_key(r.region_code, r.year))

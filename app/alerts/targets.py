@@ -4,7 +4,7 @@ village (or a county) should be working; the month's pace is `target × month ÷
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,16 +14,14 @@ from app.alerts.settings_schemas import EmploymentTargetOut, EmploymentTargetPag
 from app.alerts.settings_scope import (
     COUNTY_OR_BELOW,
     entity_id,
-    on_path_of,
-    readable,
     region_names,
     region_to_manage,
-    region_to_read,
+    yearly_rows,
 )
 from app.audit import service as audit
 from app.core.caller import Principal
 from app.core.errors import ValidationFailed
-from app.core.pagination import PageRequest, keyset, keyset_key, next_cursor
+from app.core.pagination import PageRequest
 from app.core.scope import level_of
 
 TABLE = EmploymentTarget.__tablename__
@@ -54,21 +52,7 @@ async def list_targets(
 ) -> EmploymentTargetPage:
     """The targets the caller reads (their regions', those above and under them); with
     `region_code`, those on its path; with `year`, that year's."""
-    statement = select(EmploymentTarget).where(readable(principal, EmploymentTarget.region_code))
-    if region_code is not None:
-        await region_to_read(session, principal, region_code)
-        statement = statement.where(on_path_of(region_code, EmploymentTarget.region_code))
-    if year is not None:
-        statement = statement.where(EmploymentTarget.year == year)
-    statement = keyset(
-        statement,
-        [EmploymentTarget.region_code, EmploymentTarget.year],
-        [str, int],
-        page,
-        descending=False,
-    )
-    rows = list((await session.scalars(statement)).all())
-    rows, cursor = next_cursor(rows, page.limit, lambda r: keyset_key(r.region_code, r.year))
+    rows, cursor = await yearly_rows(session, principal, EmploymentTarget, region_code, year, page)
     return EmploymentTargetPage(items=await _out(session, rows), next_cursor=cursor)
 
 
