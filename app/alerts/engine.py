@@ -255,17 +255,26 @@ _MEMBERS = _MEMBERS.replace("<history>", _HISTORY_FACTS).replace(
     ),
 )
 
-# The member rules' hits: the members whose evidence the member pass wrote.
-_MEMBER_HITS = {
-    check.rule: f"{_INSERT_HITS}SELECT '{check.rule.value}', m.member_id::text, m.county_code,"
-    f" m.village_code, m.household_id, m.member_id, m.{check.rule.value}\n"
-    f"FROM alert_member AS m WHERE m.{check.rule.value} IS NOT NULL"
-    for check in MEMBER_RULES
-}
+# The member rules' hits, all in one scan of the facts: the members whose evidence the member
+# pass wrote, a row per rule that fired; answers the count per rule.
+_MEMBER_HITS = f"""
+WITH inserted AS (
+    {_INSERT_HITS}    SELECT x.rule, m.member_id::text, m.county_code, m.village_code,
+        m.household_id, m.member_id, x.evidence
+    FROM alert_member AS m
+    CROSS JOIN LATERAL (VALUES
+        {", ".join(f"('{check.rule.value}', m.{check.rule.value})" for check in MEMBER_RULES)}
+    ) AS x(rule, evidence)
+    WHERE x.evidence IS NOT NULL
+    RETURNING rule
+)
+SELECT rule, count(*) AS hits FROM inserted GROUP BY rule
+"""  # noqa: S608 (our own fragments and values)
 
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
-# county's minimum. $1 the period, $2 the cut-off.
+# county's minimum. $1 the period, $2 the cut-off. The pushes are counted per member and round
+# in one aggregate, joined by hash: not looked up member by member.
 _INTENT_UNASSISTED = f"""
 INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
 SELECT '{R.intent_unassisted.value}', m.member_id::text, m.county_code, m.village_code,
@@ -275,14 +284,20 @@ SELECT '{R.intent_unassisted.value}', m.member_id::text, m.county_code, m.villag
         'jobs_per_round', {_t(R.intent_unassisted, "jobs_per_round")})
 FROM alert_member AS m
 JOIN alert_county AS c ON c.county_code = m.county_code
-CROSS JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE n.jobs >= {_t(R.intent_unassisted, "jobs_per_round")})::integer
-        AS rounds
+LEFT JOIN (
+    SELECT n.member_id, array_agg(n.jobs) AS jobs
     FROM (
-        SELECT count(*) AS jobs FROM job_push AS j
-        WHERE j.member_id = m.member_id AND j.pushed_at < $2::timestamptz
-        GROUP BY j.round
+        SELECT j.member_id, count(*) AS jobs FROM job_push AS j
+        WHERE j.pushed_at < $2::timestamptz
+        GROUP BY j.member_id, j.round
     ) AS n
+    GROUP BY n.member_id
+) AS p ON p.member_id = m.member_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.jobs IS NULL THEN 0 ELSE (
+        SELECT count(*) FROM unnest(p.jobs) AS r(jobs)
+        WHERE r.jobs >= {_t(R.intent_unassisted, "jobs_per_round")}
+    )::integer END AS rounds
 ) AS f
 WHERE {_on(R.intent_unassisted)} AND m.intent IN ({_quoted(PUSH_INTENTS)})
     AND NOT m.cur_working AND f.rounds < {_t(R.intent_unassisted, "min_rounds")}
@@ -523,6 +538,7 @@ class Step:
     statement: str
     arguments: tuple[object, ...]
     rule: AlertRule | None = None  # the rule whose hits it inserts
+    rules: tuple[AlertRule, ...] = ()  # or the rules whose hits it inserts, answering (rule, hits)
     creates: str | None = None  # or the table of facts it makes
     settings: tuple[tuple[str, str], ...] = ()  # planner settings for it alone
 
@@ -540,7 +556,7 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
     low, high = code_range(region_code)
     last_month, first_month = shift_period(period, -1), shift_period(period, -11)
     hits = [
-        *(Step(rule.value, sql, (), rule) for rule, sql in _MEMBER_HITS.items()),
+        Step("member rules", _MEMBER_HITS, (), rules=tuple(c.rule for c in MEMBER_RULES)),
         Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), R.intent_unassisted),
         Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), R.training_overdue),
     ]
@@ -607,13 +623,18 @@ async def evaluate(
         ]
         for name, value in step.settings:
             await connection.execute("SELECT set_config($1, $2, true)", name, value)
-        status = await connection.execute(step.statement, *step.arguments)
+        if step.rules:
+            found = dict(await connection.fetch(step.statement, *step.arguments))
+            done = {rule: int(found.get(rule.value, 0)) for rule in step.rules}
+        else:
+            status = await connection.execute(step.statement, *step.arguments)
+            done = {step.rule: int(status.rsplit(" ", 1)[1])} if step.rule else {}  # INSERT 0 n
         for name, value in kept:
             await connection.execute("SELECT set_config($1, $2, true)", name, value)
-        if step.rule is not None:
-            counts[step.rule] = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        for rule, hits in done.items():
+            counts[rule] = hits
             if on_rule is not None:
-                await on_rule(step.rule, counts[step.rule])
+                await on_rule(rule, hits)
     for name, value in before.items():
         await connection.execute("SELECT set_config($1, $2, true)", name, value)
     return counts
