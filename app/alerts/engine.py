@@ -174,56 +174,91 @@ _HISTORY_FACTS = f"""
 _AWAY_RUN = _run("m.away", "m.o", _t(R.subsidy_eligible, "away_months"))
 _FLEXIBLE_RUN = _run("m.flexible", "m.o", _t(R.subsidy_eligible, "flexible_months"))
 
-# $4 the period, $5 last month, $6 the first month of the 12 ending with the period.
-MEMBER_RULES: tuple[Check, ...] = (
+
+@dataclass(frozen=True, slots=True)
+class MemberCheck:
+    """A member rule in two halves. `fires`, over the member's facts (`m`) and its county's
+    thresholds (`c`), is what the member pass keeps of it (`kind`: true, or a nonzero code,
+    when it fires); `evidence`, over what the pass kept (`m`) and the county (`c`, with the
+    evidence every member of the county shares, `COUNTY_EVIDENCE`), is the hit's figures, NULL
+    when it does not fire."""
+
+    rule: AlertRule
+    fires: str
+    evidence: str
+    kind: str = "boolean"
+
+
+# Evidence the same for every hit of a rule in a county: built once per county, not per hit
+# ($1 the period, $2 last month).
+COUNTY_EVIDENCE = {
+    "lost_evidence": "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+    " 'last_month_status', '务工', 'status', '未务工')",
+    "returned_evidence": "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+    " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+    "away_evidence": "jsonb_build_object('period', $1::text, 'basis', 'away',"
+    f" 'months', {_t(R.subsidy_eligible, 'away_months')})",
+    "flexible_evidence": "jsonb_build_object('period', $1::text, 'basis', 'flexible',"
+    f" 'months', {_t(R.subsidy_eligible, 'flexible_months')})",
+}
+
+# $1 the period, $2 last month, $3 the first month of the 12 ending with the period.
+MEMBER_RULES: tuple[MemberCheck, ...] = (
     # 务工 last month, a record this month saying 未务工 (no record: unknown).
-    Check(
+    MemberCheck(
         R.employment_lost,
         "m.prev_working AND m.cur_recorded AND NOT m.cur_working",
-        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
-        " 'last_month_status', '务工', 'status', '未务工')",
+        "CASE WHEN m.employment_lost THEN c.lost_evidence END",
     ),
     # Working 省外 or 省内县外 last month; recorded and not working this month.
-    Check(
+    MemberCheck(
         R.returned_home,
         "m.prev_away AND m.cur_recorded AND NOT m.cur_working",
-        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
-        " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+        "CASE WHEN m.returned_home THEN c.returned_evidence END",
     ),
     # In the 12 months ending with the period: worked, but fewer months than the county's
     # minimum, or as many employer changes as its maximum or more.
-    Check(
+    MemberCheck(
         R.unstable_employment,
         "m.months_worked >= 1 AND (m.months_worked"
         f" < {_t(R.unstable_employment, 'min_months_employed')}"
         f" OR m.employer_changes >= {_t(R.unstable_employment, 'max_employer_changes')})",
-        "jsonb_build_object('from', $6::text, 'to', $4::text,"
-        " 'months_employed', m.months_worked, 'employer_changes', m.employer_changes,"
+        "CASE WHEN m.unstable_employment THEN jsonb_build_object('from', $3::text,"
+        " 'to', $1::text, 'months_employed', m.months_worked,"
+        " 'employer_changes', m.employer_changes,"
         f" 'min_months_employed', {_t(R.unstable_employment, 'min_months_employed')},"
-        f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')})",
+        f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')}) END",
     ),
     # Working away (省外/省内县外) the county's number of months in a row ending with the
-    # period, or 灵活就业 its number of months in a row.
-    Check(
+    # period (kept as 1), or 灵活就业 its number of months in a row (2).
+    MemberCheck(
         R.subsidy_eligible,
-        f"({_AWAY_RUN} OR {_FLEXIBLE_RUN})",
-        "jsonb_build_object('period', $4::text, 'basis',"
-        f" CASE WHEN {_AWAY_RUN} THEN 'away' ELSE 'flexible' END, 'months',"
-        f" CASE WHEN {_AWAY_RUN} THEN {_t(R.subsidy_eligible, 'away_months')}"
-        f" ELSE {_t(R.subsidy_eligible, 'flexible_months')} END)",
+        f"CASE WHEN {_AWAY_RUN} THEN 1 WHEN {_FLEXIBLE_RUN} THEN 2 ELSE 0 END",
+        "CASE m.subsidy_eligible WHEN 1 THEN c.away_evidence WHEN 2 THEN c.flexible_evidence END",
+        kind="smallint",
     ),
 )
 
+
+def _kept(check: MemberCheck) -> str:
+    """The member pass's column of a rule: its `fires` where the county evaluates it."""
+    off = "false" if check.kind == "boolean" else f"0::{check.kind}"
+    fires = check.fires if check.kind == "boolean" else f"({check.fires})::{check.kind}"
+    return f"CASE WHEN {_on(check.rule)} THEN {fires} ELSE {off} END AS {check.rule.value}"
+
+
 # Every member of the registry under the region ($2 low, $3 high village code), with its
-# household, county and the facts of the period; and, for each member rule, its evidence
-# when it fires. It reads no temporary table (the counties' thresholds are written into it,
-# `Staged.inline`), so that for a province it runs as parallel hash joins, the rules'
-# evidence built in the workers.
+# household, county and the facts of the period, and what each member rule found. It reads
+# no temporary table (the counties' thresholds are written into it, `Staged.inline`), so that
+# for a province it runs as parallel hash joins, the rules evaluated in the workers. It keeps
+# no evidence: the hits' figures are built when they are copied (`_MEMBER_HITS`), the ones a
+# county's hits share once per county.
 _MEMBERS = f"""
 CREATE TEMP TABLE alert_member ON COMMIT DROP AS
 SELECT m.member_id, m.household_id, m.village_code, m.category, m.county_code, m.labour,
     m.cur_working, m.cur_farming, m.prev_working, m.ytd_this, m.ytd_last, m.intent,
-    <evidence>
+    m.months_worked, m.employer_changes,
+    <rules>
 FROM (
     SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
         rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
@@ -247,29 +282,25 @@ FROM (
 JOIN <counties> ON c.county_code = m.county_code
 """  # noqa: S608 (our own fragments and values)
 _MEMBERS = _MEMBERS.replace("<history>", _HISTORY_FACTS).replace(
-    "<evidence>",
-    ",\n    ".join(
-        f"CASE WHEN {_on(check.rule)} AND {check.when} THEN {check.evidence} END"
-        f" AS {check.rule.value}"
-        for check in MEMBER_RULES
-    ),
+    "<rules>", ",\n    ".join(_kept(check) for check in MEMBER_RULES)
 )
 
-# The member rules' hits, all in one scan of the facts: the members whose evidence the member
-# pass wrote, a row per rule that fired; answers the count per rule.
-_MEMBER_HITS = f"""
-WITH inserted AS (
-    {_INSERT_HITS}    SELECT x.rule, m.member_id::text, m.county_code, m.village_code,
-        m.household_id, m.member_id, x.evidence
-    FROM alert_member AS m
-    CROSS JOIN LATERAL (VALUES
-        {", ".join(f"('{check.rule.value}', m.{check.rule.value})" for check in MEMBER_RULES)}
-    ) AS x(rule, evidence)
-    WHERE x.evidence IS NOT NULL
-    RETURNING rule
-)
-SELECT rule, count(*) AS hits FROM inserted GROUP BY rule
+# Each member rule's hits: the members the member pass found it fired for, their evidence
+# built here (what a county's hits share, once per county). $1 the period, $2 last month, $3
+# the first month of the 12.
+_MEMBER_HITS = {
+    check.rule: f"""{_INSERT_HITS}SELECT '{check.rule.value}', m.member_id::text, m.county_code,
+    m.village_code, m.household_id, m.member_id, {check.evidence}
+FROM alert_member AS m
+JOIN (
+    SELECT c.*, {", ".join(f"{expr} AS {name}" for name, expr in COUNTY_EVIDENCE.items())}
+    FROM alert_county AS c
+    OFFSET 0
+) AS c ON c.county_code = m.county_code
+WHERE {f"m.{check.rule.value}" if check.kind == "boolean" else f"m.{check.rule.value} <> 0"}
 """  # noqa: S608 (our own fragments and values)
+    for check in MEMBER_RULES
+}
 
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
@@ -556,7 +587,10 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
     low, high = code_range(region_code)
     last_month, first_month = shift_period(period, -1), shift_period(period, -11)
     hits = [
-        Step("member rules", _MEMBER_HITS, (), rules=tuple(c.rule for c in MEMBER_RULES)),
+        *(
+            Step(rule.value, sql, _used(sql, (period, last_month, first_month)), rule)
+            for rule, sql in _MEMBER_HITS.items()
+        ),
         Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), R.intent_unassisted),
         Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), R.training_overdue),
     ]
@@ -577,7 +611,7 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
         Step(
             "member facts",
             _MEMBERS.replace("<counties>", staged.inline),
-            (month_index(period), low, high, period, last_month, first_month),
+            (month_index(period), low, high),
             creates="alert_member",
             settings=(("enable_nestloop", "off"),) if _by_hash(region_code) else (),
         ),
