@@ -302,19 +302,46 @@ WHERE {f"m.{check.rule.value}" if check.kind == "boolean" else f"m.{check.rule.v
     for check in MEMBER_RULES
 }
 
+
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
 # county's minimum. $1 the period, $2 the cut-off. The pushes are counted per member and round
 # in one aggregate, joined by hash: not looked up member by member.
+def _intent_evidence(intent: str, rounds: str) -> str:
+    return (
+        f"jsonb_build_object('period', $1::text, 'intent', {intent}, 'full_rounds', {rounds},"
+        f" 'min_rounds', {_t(R.intent_unassisted, 'min_rounds')},"
+        f" 'jobs_per_round', {_t(R.intent_unassisted, 'jobs_per_round')})"
+    )
+
+
+# The evidence of a candidate without a full round (most of them), per county and intent: built
+# once per county, as the member rules' shared evidence is.
+_UNPUSHED = {intent.value: f"unpushed_{n}" for n, intent in enumerate(sorted(PUSH_INTENTS))}
+
+_UNPUSHED_COLUMNS = ", ".join(
+    _intent_evidence(f"'{intent}'", "0") + f" AS {name}" for intent, name in _UNPUSHED.items()
+)
+_INTENT_EVIDENCE = (
+    "CASE "
+    + " ".join(
+        f"WHEN f.rounds = 0 AND m.intent = '{intent}' THEN c.{name}"
+        for intent, name in _UNPUSHED.items()
+    )
+    + f" ELSE {_intent_evidence('m.intent', 'f.rounds')} END"
+)
+
 _INTENT_UNASSISTED = f"""
 INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
 SELECT '{R.intent_unassisted.value}', m.member_id::text, m.county_code, m.village_code,
-    m.household_id, m.member_id,
-    jsonb_build_object('period', $1::text, 'intent', m.intent, 'full_rounds', f.rounds,
-        'min_rounds', {_t(R.intent_unassisted, "min_rounds")},
-        'jobs_per_round', {_t(R.intent_unassisted, "jobs_per_round")})
+    m.household_id, m.member_id, {_INTENT_EVIDENCE}
 FROM alert_member AS m
-JOIN alert_county AS c ON c.county_code = m.county_code
+JOIN (
+    SELECT c.*, {_UNPUSHED_COLUMNS}
+    FROM alert_county AS c
+    WHERE {_on(R.intent_unassisted)}
+    OFFSET 0
+) AS c ON c.county_code = m.county_code
 LEFT JOIN (
     SELECT n.member_id, array_agg(n.jobs) AS jobs
     FROM (
@@ -330,7 +357,7 @@ CROSS JOIN LATERAL (
         WHERE r.jobs >= {_t(R.intent_unassisted, "jobs_per_round")}
     )::integer END AS rounds
 ) AS f
-WHERE {_on(R.intent_unassisted)} AND m.intent IN ({_quoted(PUSH_INTENTS)})
+WHERE m.intent IN ({_quoted(PUSH_INTENTS)})
     AND NOT m.cur_working AND f.rounds < {_t(R.intent_unassisted, "min_rounds")}
 """  # noqa: S608 (our own fragments and values)
 
