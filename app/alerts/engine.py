@@ -52,8 +52,8 @@ R = AlertRule
 # only the registry's own tables, spread over parallel workers even though it hands every
 # member's row back to the leader (the default tuple cost keeps such a pass on one core).
 # Compiling a statement (JIT) costs about a second of CPU: worth it for a province's member
-# pass (its cost is about 900,000 for 3,000,000 members, and compiled it runs 1 to 2 s
-# faster), not for a county's (about 8,000).
+# pass (its cost is about 900,000 for 3,000,000 members; compiled, a province's run takes about
+# a second less), not for a county's (about 8,000).
 RUN_SETTINGS = {
     "work_mem": "256MB",
     "parallel_tuple_cost": "0.001",
