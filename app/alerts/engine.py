@@ -52,12 +52,13 @@ R = AlertRule
 # only the registry's own tables, spread over parallel workers even though it hands every
 # member's row back to the leader (the default tuple cost keeps such a pass on one core).
 # Compiling a statement (JIT) costs about a second of CPU: worth it for a province's member
-# pass, not for a county's.
+# pass (its cost is about 900,000 for 3,000,000 members; compiled, a province's run takes about
+# a second less), not for a county's (about 8,000).
 RUN_SETTINGS = {
     "work_mem": "256MB",
     "parallel_tuple_cost": "0.001",
     "parallel_setup_cost": "0",
-    "jit_above_cost": "1000000",
+    "jit_above_cost": "500000",
 }
 
 
@@ -174,56 +175,91 @@ _HISTORY_FACTS = f"""
 _AWAY_RUN = _run("m.away", "m.o", _t(R.subsidy_eligible, "away_months"))
 _FLEXIBLE_RUN = _run("m.flexible", "m.o", _t(R.subsidy_eligible, "flexible_months"))
 
-# $4 the period, $5 last month, $6 the first month of the 12 ending with the period.
-MEMBER_RULES: tuple[Check, ...] = (
+
+@dataclass(frozen=True, slots=True)
+class MemberCheck:
+    """A member rule in two halves. `fires`, over the member's facts (`m`) and its county's
+    thresholds (`c`), is what the member pass keeps of it (`kind`: true, or a nonzero code,
+    when it fires); `evidence`, over what the pass kept (`m`) and the county (`c`, with the
+    evidence every member of the county shares, `COUNTY_EVIDENCE`), is the hit's figures, NULL
+    when it does not fire."""
+
+    rule: AlertRule
+    fires: str
+    evidence: str
+    kind: str = "boolean"
+
+
+# Evidence the same for every hit of a rule in a county: built once per county, not per hit
+# ($1 the period, $2 last month).
+COUNTY_EVIDENCE = {
+    "lost_evidence": "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+    " 'last_month_status', '务工', 'status', '未务工')",
+    "returned_evidence": "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
+    " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+    "away_evidence": "jsonb_build_object('period', $1::text, 'basis', 'away',"
+    f" 'months', {_t(R.subsidy_eligible, 'away_months')})",
+    "flexible_evidence": "jsonb_build_object('period', $1::text, 'basis', 'flexible',"
+    f" 'months', {_t(R.subsidy_eligible, 'flexible_months')})",
+}
+
+# $1 the period, $2 last month, $3 the first month of the 12 ending with the period.
+MEMBER_RULES: tuple[MemberCheck, ...] = (
     # 务工 last month, a record this month saying 未务工 (no record: unknown).
-    Check(
+    MemberCheck(
         R.employment_lost,
         "m.prev_working AND m.cur_recorded AND NOT m.cur_working",
-        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
-        " 'last_month_status', '务工', 'status', '未务工')",
+        "CASE WHEN m.employment_lost THEN c.lost_evidence END",
     ),
     # Working 省外 or 省内县外 last month; recorded and not working this month.
-    Check(
+    MemberCheck(
         R.returned_home,
         "m.prev_away AND m.cur_recorded AND NOT m.cur_working",
-        "jsonb_build_object('period', $4::text, 'last_month', $5::text,"
-        " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+        "CASE WHEN m.returned_home THEN c.returned_evidence END",
     ),
     # In the 12 months ending with the period: worked, but fewer months than the county's
     # minimum, or as many employer changes as its maximum or more.
-    Check(
+    MemberCheck(
         R.unstable_employment,
         "m.months_worked >= 1 AND (m.months_worked"
         f" < {_t(R.unstable_employment, 'min_months_employed')}"
         f" OR m.employer_changes >= {_t(R.unstable_employment, 'max_employer_changes')})",
-        "jsonb_build_object('from', $6::text, 'to', $4::text,"
-        " 'months_employed', m.months_worked, 'employer_changes', m.employer_changes,"
+        "CASE WHEN m.unstable_employment THEN jsonb_build_object('from', $3::text,"
+        " 'to', $1::text, 'months_employed', m.months_worked,"
+        " 'employer_changes', m.employer_changes,"
         f" 'min_months_employed', {_t(R.unstable_employment, 'min_months_employed')},"
-        f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')})",
+        f" 'max_employer_changes', {_t(R.unstable_employment, 'max_employer_changes')}) END",
     ),
     # Working away (省外/省内县外) the county's number of months in a row ending with the
-    # period, or 灵活就业 its number of months in a row.
-    Check(
+    # period (kept as 1), or 灵活就业 its number of months in a row (2).
+    MemberCheck(
         R.subsidy_eligible,
-        f"({_AWAY_RUN} OR {_FLEXIBLE_RUN})",
-        "jsonb_build_object('period', $4::text, 'basis',"
-        f" CASE WHEN {_AWAY_RUN} THEN 'away' ELSE 'flexible' END, 'months',"
-        f" CASE WHEN {_AWAY_RUN} THEN {_t(R.subsidy_eligible, 'away_months')}"
-        f" ELSE {_t(R.subsidy_eligible, 'flexible_months')} END)",
+        f"CASE WHEN {_AWAY_RUN} THEN 1 WHEN {_FLEXIBLE_RUN} THEN 2 ELSE 0 END",
+        "CASE m.subsidy_eligible WHEN 1 THEN c.away_evidence WHEN 2 THEN c.flexible_evidence END",
+        kind="smallint",
     ),
 )
 
+
+def _kept(check: MemberCheck) -> str:
+    """The member pass's column of a rule: its `fires` where the county evaluates it."""
+    off = "false" if check.kind == "boolean" else f"0::{check.kind}"
+    fires = check.fires if check.kind == "boolean" else f"({check.fires})::{check.kind}"
+    return f"CASE WHEN {_on(check.rule)} THEN {fires} ELSE {off} END AS {check.rule.value}"
+
+
 # Every member of the registry under the region ($2 low, $3 high village code), with its
-# household, county and the facts of the period; and, for each member rule, its evidence
-# when it fires. It reads no temporary table (the counties' thresholds are written into it,
-# `Staged.inline`), so that for a province it runs as parallel hash joins, the rules'
-# evidence built in the workers.
+# household, county and the facts of the period, and what each member rule found. It reads
+# no temporary table (the counties' thresholds are written into it, `Staged.inline`), so that
+# for a province it runs as parallel hash joins, the rules evaluated in the workers. It keeps
+# no evidence: the hits' figures are built when they are copied (`_MEMBER_HITS`), the ones a
+# county's hits share once per county.
 _MEMBERS = f"""
 CREATE TEMP TABLE alert_member ON COMMIT DROP AS
 SELECT m.member_id, m.household_id, m.village_code, m.category, m.county_code, m.labour,
     m.cur_working, m.cur_farming, m.prev_working, m.ytd_this, m.ytd_last, m.intent,
-    <evidence>
+    m.months_worked, m.employer_changes,
+    <rules>
 FROM (
     SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
         rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
@@ -247,44 +283,82 @@ FROM (
 JOIN <counties> ON c.county_code = m.county_code
 """  # noqa: S608 (our own fragments and values)
 _MEMBERS = _MEMBERS.replace("<history>", _HISTORY_FACTS).replace(
-    "<evidence>",
-    ",\n    ".join(
-        f"CASE WHEN {_on(check.rule)} AND {check.when} THEN {check.evidence} END"
-        f" AS {check.rule.value}"
-        for check in MEMBER_RULES
-    ),
+    "<rules>", ",\n    ".join(_kept(check) for check in MEMBER_RULES)
 )
 
-# The member rules' hits: the members whose evidence the member pass wrote.
+# Each member rule's hits: the members the member pass found it fired for, their evidence
+# built here (what a county's hits share, once per county). $1 the period, $2 last month, $3
+# the first month of the 12.
 _MEMBER_HITS = {
-    check.rule: f"{_INSERT_HITS}SELECT '{check.rule.value}', m.member_id::text, m.county_code,"
-    f" m.village_code, m.household_id, m.member_id, m.{check.rule.value}\n"
-    f"FROM alert_member AS m WHERE m.{check.rule.value} IS NOT NULL"
+    check.rule: f"""{_INSERT_HITS}SELECT '{check.rule.value}', m.member_id::text, m.county_code,
+    m.village_code, m.household_id, m.member_id, {check.evidence}
+FROM alert_member AS m
+JOIN (
+    SELECT c.*, {", ".join(f"{expr} AS {name}" for name, expr in COUNTY_EVIDENCE.items())}
+    FROM alert_county AS c
+    OFFSET 0
+) AS c ON c.county_code = m.county_code
+WHERE {f"m.{check.rule.value}" if check.kind == "boolean" else f"m.{check.rule.value} <> 0"}
+"""  # noqa: S608 (our own fragments and values)
     for check in MEMBER_RULES
 }
 
+
 # Intent 外出 or 就近, not working this month (recorded or not), and fewer full rounds of
 # pushes (rounds holding the county's number of jobs, pushed before the cut-off) than the
-# county's minimum. $1 the period, $2 the cut-off.
+# county's minimum. $1 the period, $2 the cut-off. The pushes are counted per member and round
+# in one aggregate, joined by hash: not looked up member by member.
+def _intent_evidence(intent: str, rounds: str) -> str:
+    return (
+        f"jsonb_build_object('period', $1::text, 'intent', {intent}, 'full_rounds', {rounds},"
+        f" 'min_rounds', {_t(R.intent_unassisted, 'min_rounds')},"
+        f" 'jobs_per_round', {_t(R.intent_unassisted, 'jobs_per_round')})"
+    )
+
+
+# The evidence of a candidate without a full round (most of them), per county and intent: built
+# once per county, as the member rules' shared evidence is.
+_UNPUSHED = {intent.value: f"unpushed_{n}" for n, intent in enumerate(sorted(PUSH_INTENTS))}
+
+_UNPUSHED_COLUMNS = ", ".join(
+    _intent_evidence(f"'{intent}'", "0") + f" AS {name}" for intent, name in _UNPUSHED.items()
+)
+_INTENT_EVIDENCE = (
+    "CASE "
+    + " ".join(
+        f"WHEN f.rounds = 0 AND m.intent = '{intent}' THEN c.{name}"
+        for intent, name in _UNPUSHED.items()
+    )
+    + f" ELSE {_intent_evidence('m.intent', 'f.rounds')} END"
+)
+
 _INTENT_UNASSISTED = f"""
 INSERT INTO alert_hit (rule, subject, county_code, region_code, household_id, member_id, evidence)
 SELECT '{R.intent_unassisted.value}', m.member_id::text, m.county_code, m.village_code,
-    m.household_id, m.member_id,
-    jsonb_build_object('period', $1::text, 'intent', m.intent, 'full_rounds', f.rounds,
-        'min_rounds', {_t(R.intent_unassisted, "min_rounds")},
-        'jobs_per_round', {_t(R.intent_unassisted, "jobs_per_round")})
+    m.household_id, m.member_id, {_INTENT_EVIDENCE}
 FROM alert_member AS m
-JOIN alert_county AS c ON c.county_code = m.county_code
-CROSS JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE n.jobs >= {_t(R.intent_unassisted, "jobs_per_round")})::integer
-        AS rounds
+JOIN (
+    SELECT c.*, {_UNPUSHED_COLUMNS}
+    FROM alert_county AS c
+    WHERE {_on(R.intent_unassisted)}
+    OFFSET 0
+) AS c ON c.county_code = m.county_code
+LEFT JOIN (
+    SELECT n.member_id, array_agg(n.jobs) AS jobs
     FROM (
-        SELECT count(*) AS jobs FROM job_push AS j
-        WHERE j.member_id = m.member_id AND j.pushed_at < $2::timestamptz
-        GROUP BY j.round
+        SELECT j.member_id, count(*) AS jobs FROM job_push AS j
+        WHERE j.pushed_at < $2::timestamptz
+        GROUP BY j.member_id, j.round
     ) AS n
+    GROUP BY n.member_id
+) AS p ON p.member_id = m.member_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.jobs IS NULL THEN 0 ELSE (
+        SELECT count(*) FROM unnest(p.jobs) AS r(jobs)
+        WHERE r.jobs >= {_t(R.intent_unassisted, "jobs_per_round")}
+    )::integer END AS rounds
 ) AS f
-WHERE {_on(R.intent_unassisted)} AND m.intent IN ({_quoted(PUSH_INTENTS)})
+WHERE m.intent IN ({_quoted(PUSH_INTENTS)})
     AND NOT m.cur_working AND f.rounds < {_t(R.intent_unassisted, "min_rounds")}
 """  # noqa: S608 (our own fragments and values)
 
@@ -523,6 +597,7 @@ class Step:
     statement: str
     arguments: tuple[object, ...]
     rule: AlertRule | None = None  # the rule whose hits it inserts
+    rules: tuple[AlertRule, ...] = ()  # or the rules whose hits it inserts, answering (rule, hits)
     creates: str | None = None  # or the table of facts it makes
     settings: tuple[tuple[str, str], ...] = ()  # planner settings for it alone
 
@@ -540,7 +615,10 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
     low, high = code_range(region_code)
     last_month, first_month = shift_period(period, -1), shift_period(period, -11)
     hits = [
-        *(Step(rule.value, sql, (), rule) for rule, sql in _MEMBER_HITS.items()),
+        *(
+            Step(rule.value, sql, _used(sql, (period, last_month, first_month)), rule)
+            for rule, sql in _MEMBER_HITS.items()
+        ),
         Step("intent_unassisted", _INTENT_UNASSISTED, (period, cutoff), R.intent_unassisted),
         Step("training_overdue", _TRAINING_OVERDUE, (cutoff, low, high), R.training_overdue),
     ]
@@ -561,7 +639,7 @@ def steps(period: str, region_code: str, now: datetime, staged: Staged) -> list[
         Step(
             "member facts",
             _MEMBERS.replace("<counties>", staged.inline),
-            (month_index(period), low, high, period, last_month, first_month),
+            (month_index(period), low, high),
             creates="alert_member",
             settings=(("enable_nestloop", "off"),) if _by_hash(region_code) else (),
         ),
@@ -607,13 +685,18 @@ async def evaluate(
         ]
         for name, value in step.settings:
             await connection.execute("SELECT set_config($1, $2, true)", name, value)
-        status = await connection.execute(step.statement, *step.arguments)
+        if step.rules:
+            found = dict(await connection.fetch(step.statement, *step.arguments))
+            done = {rule: int(found.get(rule.value, 0)) for rule in step.rules}
+        else:
+            status = await connection.execute(step.statement, *step.arguments)
+            done = {step.rule: int(status.rsplit(" ", 1)[1])} if step.rule else {}  # INSERT 0 n
         for name, value in kept:
             await connection.execute("SELECT set_config($1, $2, true)", name, value)
-        if step.rule is not None:
-            counts[step.rule] = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        for rule, hits in done.items():
+            counts[rule] = hits
             if on_rule is not None:
-                await on_rule(step.rule, counts[step.rule])
+                await on_rule(rule, hits)
     for name, value in before.items():
         await connection.execute("SELECT set_config($1, $2, true)", name, value)
     return counts
