@@ -1,8 +1,8 @@
 """After a run, one notification per person with new alerts, in the run's transaction: a
 coordinator hears of the episodes opened in their villages, a township or county manager of
 the regional ones opened in their township or county. One message per person per run ("N new
-alerts this month", with the count of each rule), never one per alert; a rerun that opens
-nothing sends nothing."""
+alerts this month", with the count of each rule), never one per alert, all in one
+statement; a rerun that opens nothing sends nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections import defaultdict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.notifications.outbox import notify
+from app.notifications.outbox import Message, notify_each
 from app.policy.alerts import RULES, AlertRule, AlertSubject
 
 EVENT = "alert.digest"
@@ -60,18 +60,13 @@ async def send(session: AsyncSession, *, period: str) -> int:
     per_person: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     for user_id, rule, n in rows:
         per_person[user_id][rule] = n
-    # People with the same counts get the same message: one outbox statement for all of them.
-    by_message: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
-    for user_id, counts in per_person.items():
-        by_message[_message(period, counts)].append(user_id)
-    for (title, body), recipients in by_message.items():
-        await notify(
-            session,
-            recipients=recipients,
-            event=EVENT,
-            title=title,
-            body=body,
-            link=f"/alerts?period={period}&status=open",
-            fields={"period": period},
-        )
+    await notify_each(
+        session,
+        event=EVENT,
+        messages=[
+            Message(user_id, *_message(period, counts)) for user_id, counts in per_person.items()
+        ],
+        link=f"/alerts?period={period}&status=open",
+        fields={"period": period},
+    )
     return len(per_person)
