@@ -21,6 +21,7 @@ from app.alerts.models import AlertRun
 from app.core.config import PROJECT_ROOT
 from app.core.periods import current_period, shift_period
 from tests.alerts.conftest import VILLAGE, all_alerts, compute, labourers, months
+from tests.waiting import drop_queued_cron_jobs
 from workers.main import worker_options
 
 # Only the months each test arranges raise alerts.
@@ -61,6 +62,7 @@ async def _scalar(db, sql: str, **params):
 async def _work_until(settings, done, seconds: float = 60.0) -> Worker:
     """A real worker (not in burst mode: arq holds the dead worker's job "in progress") until
     `done()`."""
+    await drop_queued_cron_jobs(settings)
     worker = Worker(**worker_options(settings, poll_delay=0.05, cron_jobs=[]))
     running = asyncio.create_task(worker.main())
     try:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.feed.simulator import FeedSimulator, FeedSimulatorServer
 from tests.feed.simulated import TOKEN
+from tests.waiting import drop_queued_cron_jobs
 from workers.main import worker_options
 
 RUNS = "/api/v1/feed/sync-runs"
@@ -75,6 +76,7 @@ async def work_until(
 ) -> Worker:
     """Runs a real arq worker (not in burst mode, no cron) until `done()`. A burst worker
     would wait forever beside a job arq holds "in progress" for a worker that died."""
+    await drop_queued_cron_jobs(settings)
     worker = Worker(**worker_options(settings, poll_delay=0.05, cron_jobs=[]))
     running = asyncio.create_task(worker.main())
     try:

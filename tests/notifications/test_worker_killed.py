@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.auth.models import UserAccount
 from app.core.config import PROJECT_ROOT
 from app.notifications.models import Notification
+from tests.waiting import drop_queued_cron_jobs
 
 
 def _worker_env(settings) -> dict[str, str]:
@@ -70,6 +71,7 @@ async def test_no_message_is_sent_twice_after_a_worker_is_killed_mid_batch(
     # then the minute's sweep (asked for now, with no stale time).
     for key in await app.state.redis.keys(in_progress_key_prefix + "*"):
         await app.state.redis.delete(key)
+    await drop_queued_cron_jobs(settings)
     await app.state.arq.enqueue_job("notifications.sweep")
     wechat_server.state.send_delay = 0
     restarted = await run_worker(notification_sending_stale_seconds=0)
