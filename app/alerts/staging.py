@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from app.alerts.lines import nearest_line_sql
 from app.core.scope import LEVEL_DIGITS, RegionLevel, code_range, is_region_code, level_of
 from app.policy.alerts import RULES, AlertRule
 
@@ -152,26 +153,17 @@ async def stage(connection: asyncpg.Connection, *, region_code: str, year: int) 
     return Staged(counties=counties, enabled=enabled, inline=_inline(columns, records))
 
 
-# The nearest line up the tree: a village's own, its township's, county's, city's, province's.
+# The nearest line up the tree (a village's own, its township's, county's, city's, province's),
+# by the one statement of that rule (`app.alerts.lines.nearest_line_sql`).
 _VILLAGES = """
 CREATE TEMP TABLE alert_village ON COMMIT DROP AS
 SELECT v.code AS village_code,
     rpad(left(v.code, 9), 12, '0')::varchar(12) AS township_code,
     rpad(left(v.code, 6), 12, '0')::varchar(12) AS county_code,
-    (
-        SELECT coalesce(l.amount, round(l.dibao * l.dibao_multiple, 2))
-        FROM monitoring_line AS l
-        CROSS JOIN LATERAL (VALUES
-            (v.code, 5), (rpad(left(v.code, 9), 12, '0'), 4), (rpad(left(v.code, 6), 12, '0'), 3),
-            (rpad(left(v.code, 4), 12, '0'), 2), (rpad(left(v.code, 2), 12, '0'), 1)
-        ) AS up(code, depth)
-        WHERE l.region_code = up.code AND l.year = $3
-        ORDER BY up.depth DESC
-        LIMIT 1
-    ) AS line
+    <nearest_line> AS line
 FROM region AS v
 WHERE v.level = 'village' AND v.code BETWEEN $1 AND $2
-"""
+""".replace("<nearest_line>", nearest_line_sql("v.code", "$3"))
 
 _TARGETS = """
 CREATE TEMP TABLE alert_target ON COMMIT DROP AS
