@@ -146,7 +146,7 @@ async def build(url: str, labourers: int) -> None:
         started = time.monotonic()
         await connection.exec_driver_sql("SET work_mem = '256MB'")
         raw = (await connection.get_raw_connection()).driver_connection
-        await raw.execute(REBUILD, None)  # type: ignore[union-attr]
+        await raw.execute(REBUILD)  # type: ignore[union-attr]
         await connection.commit()
         print(f"  history in {time.monotonic() - started:.1f} s")
     await pool.dispose()

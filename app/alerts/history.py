@@ -41,16 +41,16 @@ HISTORY_MONTHS = """
         array_agg(employment_history_employer(<row>.employer)) AS employers,
         array_agg(round(coalesce(<row>.income, 0) * 100)::bigint) AS incomes"""
 
-# Rebuilds the history of the members whose ids `$1` (uuid[]) holds, or of every member when
-# it is NULL, from their stored months: what a bulk load that writes `member_employment` by
-# COPY (the demo seed, benchmarks) runs afterwards, as the migration's backfill did.
-REBUILD = """
+# Rebuilds members' history from their stored months: what a bulk load that writes
+# `member_employment` by COPY (the demo seed, benchmarks) runs afterwards, as the migration's
+# backfill did. `<which>` chooses the months read.
+_REBUILD = """
 INSERT INTO member_employment_history AS h
 SELECT n.*
 FROM (
     SELECT e.member_id, <months>
     FROM member_employment AS e
-    WHERE $1::uuid[] IS NULL OR e.member_id = ANY ($1::uuid[])
+    <which>
     GROUP BY e.member_id
 ) AS g
 CROSS JOIN LATERAL employment_history_overlay(
@@ -64,6 +64,12 @@ ON CONFLICT (member_id) DO UPDATE SET (
     excluded.farming, excluded.changed, excluded.employers, excluded.ytd
 )
 """.replace("<months>", HISTORY_MONTHS.replace("<row>", "e"))
+
+# Every member's history.
+REBUILD = _REBUILD.replace("<which>", "")
+# The history of the members whose ids `$1` (uuid[]) holds, their months read by key: a bulk
+# load rebuilding batch after batch must not read the whole table each time.
+REBUILD_MEMBERS = _REBUILD.replace("<which>", "WHERE e.member_id = ANY ($1::uuid[])")
 
 
 def month_index(period: str) -> int:

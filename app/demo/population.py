@@ -261,7 +261,8 @@ async def _expand(
     # The months went in by COPY, not through the member writer: their history is folded
     # here, as the writer would have (`app.alerts.history`).
     await raw.execute(
-        history.REBUILD, await raw.fetchval("SELECT array_agg(member_id) FROM seed_employment_plan")
+        history.REBUILD_MEMBERS,
+        await raw.fetchval("SELECT array_agg(member_id) FROM seed_employment_plan"),
     )
     await raw.execute("TRUNCATE seed_employment_plan")
     return int(status.rsplit(" ", 1)[1])

@@ -57,7 +57,7 @@ async def months(db, member_id: uuid.UUID, worked: dict[str, bool]) -> None:
     # Written past the member writer, as a bulk load would: its history is rebuilt the way a
     # bulk load rebuilds it.
     await db.execute(
-        text(history.REBUILD.replace("$1::uuid[]", "CAST(:members AS uuid[])")),
+        text(history.REBUILD_MEMBERS.replace("$1::uuid[]", "CAST(:members AS uuid[])")),
         {"members": [member_id]},
     )
     await db.commit()

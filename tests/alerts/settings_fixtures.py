@@ -108,7 +108,7 @@ async def write_months(db, member_id, months: dict[str, dict[str, Any] | str]) -
     await db.execute(insert(MemberEmployment), rows)
     # Past the member writer, as a bulk load writes: the history is rebuilt as a bulk load's.
     await db.execute(
-        text(history.REBUILD.replace("$1::uuid[]", "CAST(:members AS uuid[])")),
+        text(history.REBUILD_MEMBERS.replace("$1::uuid[]", "CAST(:members AS uuid[])")),
         {"members": [member_id]},
     )
     await db.commit()
