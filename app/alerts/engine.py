@@ -277,7 +277,7 @@ FROM (
     FROM member AS p
     JOIN household AS h ON h.id = p.household_id
     LEFT JOIN (<history>) AS f ON f.member_id = p.id
-    LEFT JOIN member_intent AS i ON i.member_id = p.id
+    LEFT JOIN member_intent AS i ON i.member_id = p.id AND i.intent IN ({_quoted(PUSH_INTENTS)})
     WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
 ) AS m
 JOIN <counties> ON c.county_code = m.county_code
