@@ -162,14 +162,14 @@ INSERT INTO audit_event (
     request_id
 )
 SELECT $1::uuid, $2, CASE WHEN o.id IS NULL THEN 'create' ELSE 'update' END, 'household', w.id,
-    w.village_code, ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
-    c.changes, $3
+    w.village_code, coalesce(c.fields, '{{}}'), c.changes, $3
 FROM written AS w
 LEFT JOIN LATERAL (SELECT * FROM household AS o WHERE o.id = w.id) AS o ON true
 CROSS JOIN LATERAL (
     SELECT coalesce(jsonb_object_agg(
         n.key, jsonb_build_object('old', old.fields -> n.key, 'new', n.value)
-    ), '{{}}') AS changes
+    ), '{{}}') AS changes,
+        array_agg(n.key ORDER BY n.key COLLATE "C") AS fields
     FROM (SELECT CASE WHEN o.id IS NOT NULL THEN {_HOUSEHOLD_FIELDS.replace("<r>", "o")} END
         AS fields) AS old,
         jsonb_each({_HOUSEHOLD_FIELDS.replace("<r>", "w")}) AS n

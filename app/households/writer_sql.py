@@ -49,15 +49,17 @@ _AUDITED = """<p>audited AS (
     )
     SELECT m.actor_id, m.actor_role, CASE WHEN m.old IS NULL THEN 'create' ELSE 'update' END,
         '<entity>', m.member_id, h.village_code,
-        ARRAY(SELECT k FROM jsonb_object_keys(c.changes) AS k ORDER BY k COLLATE "C"),
-        c.changes, m.request_id, m.client_address
+        coalesce(c.fields, '{}'), c.changes, m.request_id, m.client_address
     FROM <p>merged AS m
     JOIN member AS p ON p.id = m.member_id
     JOIN household AS h ON h.id = p.household_id
+    -- The changes and their sorted names in one pass over the fields: half the cost of
+    -- reading the names back out of the changes.
     CROSS JOIN LATERAL (
         SELECT coalesce(jsonb_object_agg(
             n.key, jsonb_build_object('old', m.old -> n.key, 'new', n.value)
-        ), '{}') AS changes
+        ), '{}') AS changes,
+            array_agg(n.key ORDER BY n.key COLLATE "C") AS fields
         FROM jsonb_each(<new_fields>) AS n
         WHERE CASE WHEN m.old IS NULL THEN n.value <> 'null'
             ELSE m.old -> n.key IS DISTINCT FROM n.value END
