@@ -23,13 +23,13 @@ evaluated (the rule enabled in the county). Nothing else is written.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts.history import AWAY_REGIONS, WINDOW, month_index
+from app.alerts.history import WINDOW, month_index
 from app.alerts.staging import Staged, stage, switch_column, threshold_column
 from app.core.db import session_driver_connection
 from app.core.periods import shift_period
@@ -39,10 +39,9 @@ from app.policy.help_requests import TRAINING_CATEGORY
 from app.policy.jobs import PUSH_INTENTS
 from app.policy.values import (
     LABOUR_FORCE,
-    Channel,
     EmploymentStatus,
     HouseholdCategory,
-    WorkRegion,
+    sql_list,
 )
 
 R = AlertRule
@@ -74,20 +73,12 @@ def _by_hash(region_code: str) -> bool:
     return level_of(region_code) in (RegionLevel.province, RegionLevel.city, RegionLevel.county)
 
 
-assert set(AWAY_REGIONS) == {WorkRegion.out_of_province, WorkRegion.in_province}
-assert Channel.farming == "务农" and EmploymentStatus.working == "务工"
-
-
 def _on(rule: AlertRule) -> str:
     return f"c.{switch_column(rule)}"
 
 
 def _t(rule: AlertRule, name: str) -> str:
     return f"c.{threshold_column(rule, name)}"
-
-
-def _quoted(values: Iterable[str]) -> str:
-    return ", ".join(f"'{value}'" for value in sorted(values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +185,11 @@ class MemberCheck:
 # ($1 the period, $2 last month).
 COUNTY_EVIDENCE = {
     "lost_evidence": "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
-    " 'last_month_status', '务工', 'status', '未务工')",
+    f" 'last_month_status', '{EmploymentStatus.working.value}',"
+    f" 'status', '{EmploymentStatus.not_working.value}')",
     "returned_evidence": "jsonb_build_object('period', $1::text, 'last_month', $2::text,"
-    " 'last_month_work_region', '省外或省内县外', 'status', '未务工')",
+    " 'last_month_work_region', '省外或省内县外',"
+    f" 'status', '{EmploymentStatus.not_working.value}')",
     "away_evidence": "jsonb_build_object('period', $1::text, 'basis', 'away',"
     f" 'months', {_t(R.subsidy_eligible, 'away_months')})",
     "flexible_evidence": "jsonb_build_object('period', $1::text, 'basis', 'flexible',"
@@ -263,7 +256,7 @@ SELECT m.member_id, m.household_id, m.village_code, m.category, m.county_code, m
 FROM (
     SELECT p.id AS member_id, p.household_id, h.village_code, h.category,
         rpad(left(h.village_code, 6), 12, '0')::varchar(12) AS county_code,
-        p.labour_type IN ({_quoted(LABOUR_FORCE)}) AS labour,
+        p.labour_type IN ({sql_list(LABOUR_FORCE)}) AS labour,
         coalesce(f.cur_recorded, false) AS cur_recorded,
         coalesce(f.cur_working, false) AS cur_working,
         coalesce(f.cur_farming, false) AS cur_farming,
@@ -277,7 +270,7 @@ FROM (
     FROM member AS p
     JOIN household AS h ON h.id = p.household_id
     LEFT JOIN (<history>) AS f ON f.member_id = p.id
-    LEFT JOIN member_intent AS i ON i.member_id = p.id AND i.intent IN ({_quoted(PUSH_INTENTS)})
+    LEFT JOIN member_intent AS i ON i.member_id = p.id AND i.intent IN ({sql_list(PUSH_INTENTS)})
     WHERE p.deleted_at IS NULL AND h.village_code BETWEEN $2 AND $3
 ) AS m
 JOIN <counties> ON c.county_code = m.county_code
@@ -358,7 +351,7 @@ CROSS JOIN LATERAL (
         WHERE r.jobs >= {_t(R.intent_unassisted, "jobs_per_round")}
     )::integer END AS rounds
 ) AS f
-WHERE m.intent IN ({_quoted(PUSH_INTENTS)})
+WHERE m.intent IN ({sql_list(PUSH_INTENTS)})
     AND NOT m.cur_working AND f.rounds < {_t(R.intent_unassisted, "min_rounds")}
 """  # noqa: S608 (our own fragments and values)
 

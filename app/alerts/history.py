@@ -22,22 +22,23 @@ never the length of a member's history. Months older than the window are not kep
 
 from __future__ import annotations
 
-WINDOW = 36
+from app.policy.values import OUTSIDE_COUNTY, Channel, EmploymentStatus, sql_list
 
-# The work regions that count as away from home.
-AWAY_REGIONS = ("省外", "省内县外")
+WINDOW = 36
 
 # What a set of `member_employment` rows (`<row>`) gives `employment_history_overlay`, one
 # array each, aggregated per member.
-HISTORY_MONTHS = """
+_WORKING = f"<row>.status = '{EmploymentStatus.working.value}'"
+HISTORY_MONTHS = f"""
         array_agg(left(<row>.period, 4)::integer * 12 + substr(<row>.period, 6, 2)::integer - 1)
             AS months,
-        array_agg(<row>.status = '务工') AS working,
-        array_agg(<row>.status = '务工'
-            AND coalesce(<row>.work_region IN ('省外', '省内县外'), false)) AS away,
-        array_agg(<row>.status = '务工' AND coalesce(<row>.channel = '灵活就业', false))
+        array_agg({_WORKING}) AS working,
+        array_agg({_WORKING}
+            AND coalesce(<row>.work_region IN ({sql_list(OUTSIDE_COUNTY)}), false)) AS away,
+        array_agg({_WORKING} AND coalesce(<row>.channel = '{Channel.flexible.value}', false))
             AS flexible,
-        array_agg(<row>.status = '务工' AND coalesce(<row>.channel = '务农', false)) AS farming,
+        array_agg({_WORKING} AND coalesce(<row>.channel = '{Channel.farming.value}', false))
+            AS farming,
         array_agg(employment_history_employer(<row>.employer)) AS employers,
         array_agg(round(coalesce(<row>.income, 0) * 100)::bigint) AS incomes"""
 

@@ -25,10 +25,9 @@ from app.core.scope import code_range
 from app.policy.alerts import RISK_CLEARABLE_MONTHS, AlertRule
 from app.policy.values import (
     LABOUR_FORCE,
-    EmploymentStatus,
     HouseholdCategory,
     Intent,
-    WorkRegion,
+    sql_list,
 )
 from app.regions.errors import RegionNotFound
 from app.regions.models import Region
@@ -42,15 +41,8 @@ TITLES = {
 }
 
 
-def _quoted(values: Any) -> str:
-    return ", ".join(f"'{value}'" for value in sorted(str(v) for v in values))
-
-
-WORKING = f"'{EmploymentStatus.working}'"
-NOT_WORKING = f"'{EmploymentStatus.not_working}'"
-AWAY = _quoted([WorkRegion.out_of_province, WorkRegion.in_province])
-LABOURERS = _quoted(LABOUR_FORCE)
-WATCHED_HOUSEHOLDS = _quoted([HouseholdCategory.lifted, HouseholdCategory.monitored])
+LABOURERS = sql_list(LABOUR_FORCE)
+WATCHED_HOUSEHOLDS = sql_list([HouseholdCategory.lifted, HouseholdCategory.monitored])
 
 # Households under the caller's ranges (scope ∩ region). The ranges are written out as bound
 # parameters (`_in_ranges`) rather than joined from an array, so the planner estimates from the

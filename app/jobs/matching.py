@@ -26,10 +26,10 @@ from app.jobs.errors import NotLabourForce
 from app.jobs.models import Job, JobPush, JobStatus
 from app.jobs.schemas import JobMatch, JobOut
 from app.policy import jobs as policy
-from app.policy.values import LABOUR_FORCE, Intent, LabourType, WorkRegion
+from app.policy.values import LABOUR_FORCE, OUTSIDE_COUNTY, Intent, LabourType, WorkRegion
 
 PREFERRED_LOCATIONS: dict[Intent, frozenset[WorkRegion]] = {
-    Intent.go_out: frozenset({WorkRegion.out_of_province, WorkRegion.in_province}),
+    Intent.go_out: OUTSIDE_COUNTY,
     Intent.nearby: frozenset({WorkRegion.in_county}),
 }
 _INTENT_WORDS = {Intent.go_out: "外出", Intent.nearby: "就近"}

@@ -41,12 +41,13 @@ from typing import Any
 
 from app.policy.values import (
     LABOUR_FORCE,
+    OUTSIDE_COUNTY,
     Channel,
     EmploymentStatus,
     LabourType,
     Relation,
     RiskType,
-    WorkRegion,
+    sql_list,
 )
 
 
@@ -76,18 +77,10 @@ EMPLOYER_REQUIRED_CHANNELS: frozenset[Channel] = frozenset(
 LOCAL_CHANNELS: frozenset[Channel] = frozenset(
     {Channel.public_welfare_post, Channel.assistance_workshop}
 )
-OUTSIDE_COUNTY: frozenset[WorkRegion] = frozenset(
-    {WorkRegion.out_of_province, WorkRegion.in_province}
-)
 NO_LABOUR: frozenset[LabourType] = frozenset(set(LabourType) - LABOUR_FORCE)
 PHONE_DIGITS = 11
 PHONE_PATTERN = re.compile(r"[0-9]{11}")
 MIN_WORKING_AGE = 16
-
-
-def _listed(values: frozenset[Any] | set[Any]) -> str:
-    """Our own enumeration values as a SQL list (never input from outside)."""
-    return ", ".join(f"'{value.value}'" for value in sorted(values))
 
 
 WORKING = f"'{EmploymentStatus.working.value}'"
@@ -114,7 +107,7 @@ def _on_latest(details: str, condition: str) -> str:
 
 
 _MISSING_EMPLOYER = (
-    f"channel IN ({_listed(EMPLOYER_REQUIRED_CHANNELS)}) AND btrim(coalesce(employer, '')) = ''"
+    f"channel IN ({sql_list(EMPLOYER_REQUIRED_CHANNELS)}) AND btrim(coalesce(employer, '')) = ''"
 )
 
 
@@ -185,8 +178,8 @@ CHECKS: tuple[DataCheck, ...] = (
         _on_latest(
             "jsonb_build_object('work_region', work_region, 'channel', channel,"
             " 'employer', employer)",
-            f"work_region IN ({_listed(OUTSIDE_COUNTY)})"
-            f" AND channel IN ({_listed(LOCAL_CHANNELS)})",
+            f"work_region IN ({sql_list(OUTSIDE_COUNTY)})"
+            f" AND channel IN ({sql_list(LOCAL_CHANNELS)})",
         ),
     ),
     DataCheck(
@@ -195,7 +188,7 @@ CHECKS: tuple[DataCheck, ...] = (
         "劳动技能为丧失劳动力或无劳动力的成员，最近一个月记录为“务工”。",
         _on_latest(
             "jsonb_build_object('labour_type', labour_type, 'channel', channel)",
-            f"status = {WORKING} AND labour_type IN ({_listed(NO_LABOUR)})",
+            f"status = {WORKING} AND labour_type IN ({sql_list(NO_LABOUR)})",
         ),
     ),
     DataCheck(
@@ -260,7 +253,7 @@ CHECKS: tuple[DataCheck, ...] = (
           AND NOT EXISTS (
               SELECT 1 FROM member m
               WHERE m.household_id = h.id AND m.deleted_at IS NULL
-                AND m.labour_type IN ({_listed(LABOUR_FORCE)}))
+                AND m.labour_type IN ({sql_list(LABOUR_FORCE)}))
         """,  # noqa: S608
     ),
 )

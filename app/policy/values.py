@@ -3,7 +3,14 @@ as the wire form, and the app's own (visit methods, observation sources)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+
+
+def sql_list(values: Iterable[StrEnum]) -> str:
+    """Our own enumeration values as a list of SQL literals, sorted (for statements written
+    out in full; never a value from outside)."""
+    return ", ".join(f"'{value.value}'" for value in sorted(values))
 
 
 class HouseholdCategory(StrEnum):
@@ -69,6 +76,13 @@ class WorkRegion(StrEnum):
     out_of_province = "省外"
     in_province = "省内县外"
     in_county = "县内"
+
+
+# Working away from home: outside the home county (返乡回流 and 奖补资格 count these months; a
+# 外出 intent looks for work here; local channels contradict it).
+OUTSIDE_COUNTY: frozenset[WorkRegion] = frozenset(
+    {WorkRegion.out_of_province, WorkRegion.in_province}
+)
 
 
 class Channel(StrEnum):
